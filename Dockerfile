@@ -1,0 +1,22 @@
+# Sparkle: one container running the signalling server and the SFU.
+# Media uses UDP on the host's addresses: run with --network host, or publish the UDP port
+# range and set SPARKLE_RTC_ANNOUNCED_ADDRESS to the address clients can reach.
+FROM python:3.11-slim-bookworm AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY sfu sfu
+COPY signaling signaling
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim-bookworm
+RUN useradd --system --uid 10001 --home-dir /var/lib/sparkle --create-home sparkle
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+COPY web /opt/sparkle/web
+ENV SPARKLE_DATA_DIR=/var/lib/sparkle \
+    SPARKLE_HOST=0.0.0.0 \
+    SPARKLE_WEB_DIR=/opt/sparkle/web
+USER sparkle
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz').status != 200)"
+CMD ["sparkle", "serve"]
