@@ -1,0 +1,56 @@
+"""One participant's media state: its RTCPeerConnection, published tracks, receive slots."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpTransceiver
+
+from .forwarder import TrackForwarder
+from .settings import SfuSettings
+from .slot import Slot
+
+
+def rtc_configuration(settings: SfuSettings) -> RTCConfiguration:
+    """Always an explicit server list: RTCConfiguration() without one contacts Google's
+    public STUN server (aiortc RTCIceGatherer.getDefaultIceServers)."""
+    return RTCConfiguration(
+        iceServers=[
+            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in settings.ice_servers
+        ]
+    )
+
+
+class Peer:
+    def __init__(
+        self, peer_id: str, settings: SfuSettings, allowed_sources: frozenset[str], subscribe: bool
+    ) -> None:
+        self.peer_id = peer_id
+        self.allowed_sources = allowed_sources
+        self.subscribe = subscribe
+        self.pc = RTCPeerConnection(rtc_configuration(settings))
+        self.lock = asyncio.Lock()  # one offer at a time
+        self.forwarders: dict[str, TrackForwarder] = {}  # by the peer's mid
+        self.slots: dict[str, Slot] = {}  # by the peer's mid
+        self.offered = False
+        self.renegotiation: asyncio.Handle | None = None
+        self.closed = False
+
+    def transceiver(self, mid: str) -> RTCRtpTransceiver | None:
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.mid == mid:
+                return transceiver
+        return None
+
+    def open_slots(self, kind: str) -> list[Slot]:
+        return [s for s in self.slots.values() if s.open and s.kind == kind]
+
+    def mids(self) -> dict[str, str]:
+        """Receive slots now carrying a published track: mid -> track sid."""
+        result: dict[str, str] = {}
+        for mid, slot in self.slots.items():
+            forwarder = slot.forwarder
+            if slot.open and forwarder is not None and forwarder.track is not None:
+                result[mid] = forwarder.track.sid
+        return result

@@ -1,0 +1,420 @@
+"""MediaRoom: peers of one meeting and the forwarding between them (docs/media-plane.md).
+
+The client always offers (server re-offers renumber header extensions and payload types and
+crash Chromium, see docs/architecture.md). Its own tracks are sendonly m-sections, declared
+by mid in ``sources``; its receive slots are recvonly m-sections. Every subscriber gets every
+published track of the others: a free slot of the right kind is attached at once; when there
+is none, ``renegotiation_needed`` asks the client for an offer with more slots. It is also
+called when an existing slot got a new track, so the client learns the mapping from the
+answer's ``mids``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from aiortc import RTCRtpTransceiver, RTCSessionDescription
+from aiortc.codecs import is_rtx
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from .aiortc_hooks import gather_on, negotiated_codecs
+from .candidate import parse_candidate
+from .counters import MediaCounters
+from .errors import MediaError, SdpRejected, UnknownPeer
+from .events import SOURCE_KIND, SOURCES, Kind, MediaEvents, PublishedTrack, Source
+from .forwarder import TrackForwarder
+from .peer import Peer
+from .sdp_guard import MediaSection, check_offer
+from .settings import SfuSettings
+from .slot import Slot
+from .speaker import SpeakerDetector
+
+logger = logging.getLogger(__name__)
+
+SENDING = ("sendonly", "sendrecv")
+KINDS = ("audio", "video")
+
+
+@dataclass(frozen=True)
+class Answer:
+    sdp: str
+    mids: dict[str, str]  # the subscriber's recvonly mid -> track sid it carries
+
+
+class MediaRoom:
+    def __init__(self, settings: SfuSettings, events: MediaEvents) -> None:
+        self.settings = settings
+        self.events = events
+        self.counters = MediaCounters()
+        self._peers: dict[str, Peer] = {}
+        self._speaker = SpeakerDetector(hold_s=max(1.0, 3 * settings.speaker_interval_s))
+        self._speaker_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # --- peers ----------------------------------------------------------------------
+
+    async def add_peer(
+        self, peer_id: str, *, allowed_sources: frozenset[str], subscribe: bool
+    ) -> None:
+        if self._closed:
+            raise MediaError("the room is closed")
+        if peer_id in self._peers:
+            raise MediaError(f"peer {peer_id!r} is already in the room")
+        peer = Peer(peer_id, self.settings, allowed_sources, subscribe)
+        self._peers[peer_id] = peer
+
+        @peer.pc.on("connectionstatechange")
+        def on_state() -> None:
+            self._emit(self.events.peer_state_changed, peer_id, peer.pc.connectionState)
+
+        if self._speaker_task is None:
+            self._speaker_task = asyncio.create_task(self._speaker_loop())
+
+    async def remove_peer(self, peer_id: str) -> None:
+        peer = self._peers.pop(peer_id, None)
+        if peer is None:
+            raise UnknownPeer(f"no peer {peer_id!r}")
+        await self._close_peer(peer)
+
+    async def _close_peer(self, peer: Peer) -> None:
+        peer.closed = True
+        if peer.renegotiation is not None:
+            peer.renegotiation.cancel()
+        for forwarder in peer.forwarders.values():
+            self._unpublish(forwarder)
+        for slot in peer.slots.values():
+            if slot.forwarder is not None:
+                slot.forwarder.detach(slot)
+            slot.close()
+        self._speaker.forget(peer.peer_id)
+        peer.pc.remove_all_listeners()
+        for forwarder in peer.forwarders.values():
+            await forwarder.close()
+        try:
+            await peer.pc.close()
+        except Exception:
+            # An offer aiortc half-applied can leave it unable to close cleanly; the peer
+            # is gone either way and the other peers must not notice.
+            logger.exception("closing the connection of %s failed", peer.peer_id)
+
+    def _peer(self, peer_id: str) -> Peer:
+        peer = self._peers.get(peer_id)
+        if peer is None:
+            raise UnknownPeer(f"no peer {peer_id!r}")
+        return peer
+
+    # --- negotiation ----------------------------------------------------------------
+
+    async def handle_offer(self, peer_id: str, sdp: str, sources: Mapping[str, str]) -> Answer:
+        peer = self._peer(peer_id)
+        settings = self.settings
+        summary = check_offer(
+            sdp,
+            max_bytes=settings.max_sdp_bytes,
+            max_lines=settings.max_sdp_lines,
+            max_sections=settings.max_m_sections,
+        )
+        async with peer.lock:
+            if peer.closed:
+                raise UnknownPeer(f"no peer {peer_id!r}")
+            pc = peer.pc
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            except Exception as exc:
+                # aiortc's sdp.py asserts; whatever slipped past the guard ends up here.
+                raise SdpRejected(f"the offer could not be applied: {_describe(exc)}") from None
+            gather_on(pc, settings.listen_addresses, settings.announced_address)
+            published: list[TrackForwarder] = []
+            for section in summary.sections:
+                if section.kind in KINDS:
+                    self._apply_section(peer, section, sources, published)
+            peer.offered = True
+            missing = self._reconcile(peer)
+            try:
+                answer = await pc.createAnswer()
+                await pc.setLocalDescription(answer)
+            except Exception as exc:
+                raise SdpRejected(f"no answer could be made: {_describe(exc)}") from None
+            local = pc.localDescription
+            result = Answer(sdp=local.sdp, mids=peer.mids())
+        if missing:
+            self._schedule_renegotiation(peer)
+        for forwarder in published:
+            self._announce(forwarder)
+        return result
+
+    def _apply_section(
+        self,
+        peer: Peer,
+        section: MediaSection,
+        sources: Mapping[str, str],
+        published: list[TrackForwarder],
+    ) -> None:
+        mid = section.mid
+        transceiver = peer.transceiver(mid)
+        if transceiver is None:
+            return
+        active = section.port != 0
+        sending = active and section.direction in SENDING
+        forwarder = peer.forwarders.get(mid)
+        if forwarder is None and sending:
+            forwarder = self._new_forwarder(peer, transceiver, section, sources.get(mid))
+            if forwarder is not None and self._publish(forwarder):
+                published.append(forwarder)
+        elif forwarder is not None and not sending and forwarder.published:
+            self._unpublish(forwarder)
+        slot = peer.slots.get(mid)
+        receiving = active and section.direction == "recvonly" and peer.subscribe
+        if slot is None and receiving:
+            peer.slots[mid] = Slot(peer.peer_id, transceiver, self.counters, self._slot_started)
+        elif slot is not None and slot.open and not receiving:
+            if slot.forwarder is not None:
+                slot.forwarder.detach(slot)
+            slot.close()
+
+    def _new_forwarder(
+        self,
+        peer: Peer,
+        transceiver: RTCRtpTransceiver,
+        section: MediaSection,
+        source: str | None,
+    ) -> TrackForwarder | None:
+        refusal: str | None = None
+        if source is None:
+            refusal = f"m-section {section.mid} is not declared in the offer's tracks"
+        elif source not in SOURCES:
+            refusal = f"unknown source {source[:32]!r}"
+        elif SOURCE_KIND[source] != section.kind:
+            refusal = f"source {source} is {SOURCE_KIND[source]} but m-section is {section.kind}"
+        forwarder = TrackForwarder(
+            peer_id=peer.peer_id,
+            mid=section.mid,
+            kind=section.kind,
+            source=None if refusal else source,
+            receiver=transceiver.receiver,
+            counters=self.counters,
+            speaker=self._speaker,
+            pli_min_interval_s=self.settings.pli_min_interval_s,
+        )
+        forwarder.codec = _first_codec(negotiated_codecs(transceiver))
+        peer.forwarders[section.mid] = forwarder
+        if refusal is not None:
+            self._emit(self.events.track_refused, peer.peer_id, section.mid, source or "", refusal)
+        return forwarder
+
+    # --- publishing -----------------------------------------------------------------
+
+    def _publish(self, forwarder: TrackForwarder) -> bool:
+        """Publish if its source is allowed; otherwise report it refused."""
+        peer = self._peers.get(forwarder.peer_id)
+        source = forwarder.source
+        if peer is None or source is None or forwarder.published:
+            return False
+        if source not in peer.allowed_sources:
+            reason = f"source {source} is not allowed for this participant"
+            self._emit(self.events.track_refused, peer.peer_id, forwarder.mid, source, reason)
+            return False
+        forwarder.track = PublishedTrack(
+            sid="TR_" + uuid.uuid4().hex[:12],
+            peer_id=forwarder.peer_id,
+            kind=cast(Kind, forwarder.kind),
+            source=cast(Source, source),
+            mid=forwarder.mid,
+        )
+        self.counters.tracks_published += 1
+        return True
+
+    def _announce(self, forwarder: TrackForwarder) -> None:
+        """Tell the owner, then give the track to every subscriber."""
+        if forwarder.track is None:
+            return
+        self._emit(self.events.track_published, forwarder.track)
+        for other in list(self._peers.values()):
+            if (
+                other.peer_id != forwarder.peer_id
+                and other.subscribe
+                and other.offered
+                and self._reconcile(other, report_changes=True)
+            ):
+                self._schedule_renegotiation(other)
+
+    def _unpublish(self, forwarder: TrackForwarder) -> None:
+        track = forwarder.track
+        if track is None:
+            return
+        forwarder.track = None
+        self.counters.tracks_published -= 1
+        freed = forwarder.detach_all()
+        self._emit(self.events.track_unpublished, track)
+        for slot in freed:
+            subscriber = self._peers.get(slot.subscriber_id)
+            if (
+                subscriber is not None
+                and not subscriber.closed
+                and self._reconcile(subscriber, report_changes=True)
+            ):
+                self._schedule_renegotiation(subscriber)
+
+    def _reconcile(self, peer: Peer, *, report_changes: bool = False) -> bool:
+        """Attach every published track of the others to a free slot of ``peer``.
+
+        Returns True when ``peer`` needs a new offer: slots are missing or (with
+        ``report_changes``) a slot got a track the client has not been told about.
+        """
+        if not peer.subscribe:
+            return False
+        attached = {slot.forwarder for slot in peer.slots.values() if slot.forwarder is not None}
+        missing = False
+        changed = False
+        for other in self._peers.values():
+            if other is peer:
+                continue
+            for forwarder in other.forwarders.values():
+                if not forwarder.published or forwarder in attached:
+                    continue
+                free = [s for s in peer.open_slots(forwarder.kind) if s.forwarder is None]
+                slot = next((s for s in free if s.accepts(forwarder.codec) is not None), None)
+                if slot is not None:
+                    forwarder.attach(slot)
+                    changed = True
+                    if slot.started:
+                        forwarder.request_keyframe()
+                elif not free:
+                    missing = True  # free slots that cannot take this codec: a new offer won't help
+        return missing or (report_changes and changed)
+
+    def _slot_started(self, slot: Slot) -> None:
+        # The subscriber's DTLS is up and the sender configured: ask for a keyframe now,
+        # so a late joiner does not wait for the publisher's next spontaneous one.
+        if slot.forwarder is not None:
+            slot.forwarder.request_keyframe()
+
+    def _schedule_renegotiation(self, peer: Peer) -> None:
+        """Coalesced and deferred by one loop turn so an answer being returned goes first."""
+        if peer.renegotiation is None and not peer.closed:
+            peer.renegotiation = asyncio.get_running_loop().call_soon(self._renegotiate, peer)
+
+    def _renegotiate(self, peer: Peer) -> None:
+        peer.renegotiation = None
+        if peer.closed:
+            return
+        counts: dict[str, int] = {}
+        for kind in KINDS:
+            wanted = sum(
+                1
+                for other in self._peers.values()
+                if other is not peer
+                for f in other.forwarders.values()
+                if f.published and f.kind == kind
+            )
+            counts[kind] = max(wanted, len(peer.open_slots(kind)))
+        self._emit(self.events.renegotiation_needed, peer.peer_id, counts["audio"], counts["video"])
+
+    # --- trickle ICE ----------------------------------------------------------------
+
+    async def add_ice_candidate(
+        self, peer_id: str, candidate: str, sdp_mid: str | None, sdp_mline_index: int | None
+    ) -> None:
+        peer = self._peer(peer_id)
+        if not isinstance(candidate, str):
+            raise MediaError("ICE candidate must be a string")
+        if sdp_mid is None and sdp_mline_index is None:
+            raise MediaError("ICE candidate needs sdp_mid or sdp_mline_index")
+        if peer.pc.remoteDescription is None:
+            raise MediaError("ICE candidate arrived before the offer")
+        transceivers = peer.pc.getTransceivers()
+        known = sdp_mid in {t.mid for t in transceivers} or (
+            sdp_mid is None
+            and isinstance(sdp_mline_index, int)
+            and 0 <= sdp_mline_index < len(transceivers)
+        )
+        if not known:
+            raise MediaError("ICE candidate names an unknown m-section")
+        parsed = None if candidate == "" else parse_candidate(candidate, sdp_mid, sdp_mline_index)
+        try:
+            await peer.pc.addIceCandidate(parsed)
+        except Exception as exc:
+            raise MediaError(f"ICE candidate could not be added: {_describe(exc)}") from None
+
+    # --- control --------------------------------------------------------------------
+
+    def set_allowed_sources(self, peer_id: str, sources: frozenset[str]) -> None:
+        peer = self._peer(peer_id)
+        peer.allowed_sources = sources
+        for forwarder in list(peer.forwarders.values()):
+            if forwarder.source is None:
+                continue
+            if forwarder.published and forwarder.source not in sources:
+                self._unpublish(forwarder)
+            elif (
+                not forwarder.published
+                and forwarder.source in sources
+                and self._sending(peer, forwarder)
+                and self._publish(forwarder)
+            ):
+                self._announce(forwarder)
+                forwarder.request_keyframe()
+
+    def _sending(self, peer: Peer, forwarder: TrackForwarder) -> bool:
+        transceiver = peer.transceiver(forwarder.mid)
+        return transceiver is not None and transceiver.currentDirection in ("recvonly", "sendrecv")
+
+    def set_muted(self, peer_id: str, source: str, muted: bool) -> None:
+        peer = self._peer(peer_id)
+        for forwarder in peer.forwarders.values():
+            if forwarder.source != source or forwarder.muted == muted:
+                continue
+            forwarder.muted = muted
+            if muted:
+                if forwarder.kind == "audio":
+                    self._speaker.forget(peer_id)
+            else:
+                forwarder.restart()
+
+    def published_tracks(self) -> list[PublishedTrack]:
+        return [f.track for p in self._peers.values() for f in p.forwarders.values() if f.track]
+
+    async def close(self) -> None:
+        self._closed = True
+        peers = list(self._peers.values())
+        self._peers.clear()
+        for peer in peers:
+            await self._close_peer(peer)
+        if self._speaker_task is not None:
+            self._speaker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._speaker_task
+            self._speaker_task = None
+
+    async def _speaker_loop(self) -> None:
+        interval = self.settings.speaker_interval_s
+        current: str | None = None
+        while True:
+            await asyncio.sleep(interval)
+            speaker = self._speaker.evaluate(time.monotonic())
+            if speaker != current:
+                current = speaker
+                self._emit(self.events.active_speaker_changed, speaker)
+
+    def _emit(self, handler: Callable[..., Any], *args: Any) -> None:
+        """The owner's handlers must not break the media plane."""
+        try:
+            handler(*args)
+        except Exception:
+            logger.exception("media event handler %s failed", getattr(handler, "__name__", "?"))
+
+
+def _first_codec(codecs: list[RTCRtpCodecParameters]) -> RTCRtpCodecParameters | None:
+    return next((c for c in codecs if not is_rtx(c)), None)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,137 @@
+"""A subscriber's receive slot: one recvonly m-section of its offer, one outgoing stream.
+
+The slot owns the sender side of one transceiver for its whole life (one SSRC). A published
+track is attached to it and later detached; the rewriter keeps sequence numbers contiguous
+and timestamps moving forward across such switches, and video waits for a keyframe start
+after each switch (RFC 7741 / RFC 6184: a decoder cannot start on a delta frame).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from aiortc import RTCRtpTransceiver
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtp import RtpPacket
+
+from .aiortc_hooks import SenderTap, negotiated_codecs
+from .codec_match import find_payload_type
+from .counters import MediaCounters
+from .forwarding_track import ForwardingTrack
+from .rtp_rewriter import StreamRewriter
+
+if TYPE_CHECKING:
+    from .forwarder import TrackForwarder
+
+
+class Slot:
+    def __init__(
+        self,
+        subscriber_id: str,
+        transceiver: RTCRtpTransceiver,
+        counters: MediaCounters,
+        on_started: Callable[[Slot], None],
+    ) -> None:
+        self.subscriber_id = subscriber_id
+        self.transceiver = transceiver
+        self.mid: str = transceiver.mid or ""
+        self.kind: str = transceiver.kind
+        self.counters = counters
+        self.track = ForwardingTrack(self.kind)
+        transceiver.sender.replaceTrack(self.track)
+        # The client's recvonly m-section is answered sendonly: we send, it receives.
+        transceiver.direction = "sendonly"
+        self.tap = SenderTap(
+            transceiver.sender,
+            on_started=lambda: on_started(self),
+            on_keyframe_request=self._keyframe_requested,
+            on_nack=self._nacked,
+        )
+        self.rewriter = StreamRewriter(90000 if self.kind == "video" else 48000)
+        self.forwarder: TrackForwarder | None = None
+        # publisher payload type -> ours (None: we cannot carry that codec)
+        self._payload_types: dict[int, int | None] = {}
+        self.awaiting_keyframe = True
+        self.open = True
+
+    @property
+    def started(self) -> bool:
+        return self.tap.started
+
+    def accepts(self, codec: RTCRtpCodecParameters | None) -> int | None:
+        """The payload type this slot would use for ``codec``, or None."""
+        if codec is None:
+            return None
+        return find_payload_type(codec, negotiated_codecs(self.transceiver))
+
+    def payload_type_for(self, codec: RTCRtpCodecParameters) -> int | None:
+        key = -1 if codec.payloadType is None else codec.payloadType
+        try:
+            return self._payload_types[key]
+        except KeyError:
+            pt = self._payload_types[key] = self.accepts(codec)
+            return pt
+
+    def attach(self, forwarder: TrackForwarder) -> None:
+        self.forwarder = forwarder
+        self._payload_types.clear()
+        self.awaiting_keyframe = self.kind == "video"
+        self.rewriter.switch()
+        self.counters.tracks_subscribed += 1
+
+    def detach(self) -> None:
+        if self.forwarder is not None:
+            self.forwarder = None
+            self.counters.tracks_subscribed -= 1
+        self.rewriter.switch()
+
+    def restart(self) -> None:
+        """The source paused (mute) and resumes: re-base and, for video, wait for a keyframe."""
+        self.awaiting_keyframe = self.kind == "video"
+        self.rewriter.switch()
+
+    def close(self) -> None:
+        self.detach()
+        self.open = False
+        self.track.stop()
+
+    def _keyframe_requested(self) -> None:
+        self.counters.pli_received += 1
+        if self.forwarder is not None:
+            self.forwarder.subscriber_wants_keyframe()
+
+    def _nacked(self, lost: int, answered: int) -> None:
+        self.counters.nack_received += lost
+        self.counters.rtx_sent += answered
+
+    async def send(
+        self, packet: RtpPacket, payload_type: int, abs_send_time: int, now: float, ntp: int | None
+    ) -> None:
+        mapped = self.rewriter.rewrite(packet.sequence_number, packet.timestamp, now)
+        if mapped is None:
+            self.counters.packets_dropped += 1
+            return
+        sequence_number, timestamp = mapped
+        out = RtpPacket(
+            payload_type=payload_type,
+            marker=packet.marker,
+            sequence_number=sequence_number,
+            timestamp=timestamp,
+            ssrc=self.tap.ssrc,
+            payload=packet.payload,
+        )
+        out.csrc = packet.csrc
+        extensions = out.extensions
+        extensions.mid = self.mid
+        extensions.abs_send_time = abs_send_time
+        extensions.audio_level = packet.extensions.audio_level
+        try:
+            sent = await self.tap.write(out)
+        except ConnectionError:
+            self.counters.packets_dropped += 1
+            return
+        if ntp is not None:
+            self.tap.set_report_clock(ntp, timestamp)
+        self.counters.packets_forwarded += 1
+        self.counters.bytes_forwarded += sent
