@@ -1,0 +1,334 @@
+"""The HTTP API under /api/v1 (docs/api.md; the reference is ``GET /api/v1/openapi.json``).
+
+Room management needs the API key pair as HTTP Basic credentials (RFC 7617). Two endpoints
+need none, because the home page uses them: ``POST /api/v1/meetings`` ("New meeting") and
+``POST /api/v1/rooms/{name}/guest-token`` (joining through a meeting link); both are
+quota-limited per client IP. Tokens travel in JSON bodies and URL fragments, never in query
+strings, so they never reach an access log or a ``Referer`` header.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from signaling.appkeys import CONFIG, ROOMS, STORE, TOKENS
+from signaling.errors import ErrorCode, SparkleError
+from signaling.ip_quota import IpQuota
+from signaling.request_body import read_object
+from signaling.room_name import is_valid_room_name, random_room_name
+from signaling.store import RoomRecord
+from signaling.tokens import MAX_NAME_LENGTH, Grants
+
+log = logging.getLogger("sparkle.api")
+
+PREFIX = "/api/v1"
+MAX_METADATA_BYTES = 4096
+MEETING_QUOTA: web.AppKey[IpQuota] = web.AppKey("meeting_quota", IpQuota)
+GUEST_QUOTA: web.AppKey[IpQuota] = web.AppKey("guest_quota", IpQuota)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def setup(app: web.Application) -> None:
+    """Add the API routes and the error middleware to ``app`` (CONFIG etc. already set)."""
+    config = app[CONFIG]
+    app[MEETING_QUOTA] = IpQuota(config.meetings_per_minute, 60.0)
+    app[GUEST_QUOTA] = IpQuota(config.guest_tokens_per_minute, 60.0)
+    app.middlewares.append(error_middleware)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post(f"{PREFIX}/rooms", create_room)
+    app.router.add_get(f"{PREFIX}/rooms", list_rooms)
+    app.router.add_get(f"{PREFIX}/rooms/{{name}}", get_room)
+    app.router.add_delete(f"{PREFIX}/rooms/{{name}}", delete_room)
+    app.router.add_post(f"{PREFIX}/rooms/{{name}}/tokens", create_token)
+    app.router.add_post(f"{PREFIX}/rooms/{{name}}/guest-token", create_guest_token)
+    app.router.add_post(f"{PREFIX}/meetings", create_meeting)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every API error becomes ``{"error": {"code", "message"}}`` from the catalogue."""
+    try:
+        return await handler(request)
+    except SparkleError as exc:
+        return _error_response(exc)
+    except web.HTTPException as exc:
+        if not _is_api(request.path) or exc.status < 400:
+            raise
+        code = {
+            401: ErrorCode.UNAUTHORIZED,
+            404: ErrorCode.NOT_FOUND,
+            413: ErrorCode.MESSAGE_TOO_LARGE,
+        }.get(exc.status)
+        if code is None:
+            body = {"error": {"code": ErrorCode.BAD_MESSAGE.value, "message": exc.reason}}
+            return web.json_response(body, status=exc.status, headers=_allow_header(exc))
+        return _error_response(SparkleError(code))
+    except Exception:
+        # A bug: the client gets a reference to quote, the log gets the traceback.
+        ref = secrets.token_hex(4)
+        log.exception("unhandled error in %s %s (ref %s)", request.method, request.path, ref)
+        return _error_response(
+            SparkleError(ErrorCode.INTERNAL_ERROR, f"internal error (ref {ref})")
+        )
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith(PREFIX + "/") or path in ("/healthz", "/metrics")
+
+
+def _allow_header(exc: web.HTTPException) -> dict[str, str]:
+    allow = exc.headers.get("Allow")
+    return {"Allow": allow} if allow else {}
+
+
+def _error_response(exc: SparkleError) -> web.Response:
+    headers = {}
+    if exc.code is ErrorCode.UNAUTHORIZED:
+        headers["WWW-Authenticate"] = 'Basic realm="sparkle", charset="UTF-8"'
+    return web.json_response(exc.to_http(), status=exc.spec.http_status, headers=headers)
+
+
+def require_api_key(request: web.Request) -> None:
+    """Check HTTP Basic ``api_key:api_secret`` in constant time (checklist item 7)."""
+    config = request.app[CONFIG]
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        raise SparkleError(ErrorCode.UNAUTHORIZED)
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SparkleError(ErrorCode.UNAUTHORIZED) from None
+    key, sep, secret = decoded.partition(b":")
+    # Both comparisons always run, so timing does not tell which half was wrong.
+    key_ok = hmac.compare_digest(key, config.api_key.encode())
+    secret_ok = hmac.compare_digest(secret, config.api_secret.encode())
+    if not (sep and key_ok and secret_ok):
+        raise SparkleError(ErrorCode.UNAUTHORIZED)
+
+
+def _room_name(request: web.Request) -> str:
+    name = request.match_info["name"]
+    if not is_valid_room_name(name):
+        raise SparkleError(ErrorCode.NOT_FOUND, "no such room")
+    return name
+
+
+def _client(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def base_url(request: web.Request) -> str:
+    """Where users reach us: ``public_url`` if configured, else what the request says."""
+    configured = request.app[CONFIG].public_url
+    if configured:
+        return configured.rstrip("/")
+    return f"{request.scheme}://{request.host}"
+
+
+def room_url(request: web.Request, room: str, token: str | None = None) -> str:
+    url = f"{base_url(request)}/r/{room}"
+    return f"{url}#token={token}" if token else url
+
+
+def _room_json(request: web.Request, record: RoomRecord | None, name: str) -> dict[str, Any]:
+    rooms = request.app.get(ROOMS)
+    live = rooms.live_room(name) if rooms is not None else None
+    if record is not None:
+        body = record.to_json()
+    else:
+        # A room that exists only because a token for it was used (auto_create_rooms).
+        assert live is not None
+        body = {
+            "name": name,
+            "sid": live.sid,
+            "created_at": None,
+            "max_participants": request.app[CONFIG].max_participants,
+            "metadata": {},
+            "created_by": "auto",
+        }
+    body["participants"] = live.participant_count if live is not None else 0
+    return body
+
+
+def _display_name(value: Any, *, required: bool) -> str:
+    name = value.strip() if isinstance(value, str) else ""
+    if required and not name:
+        raise SparkleError(ErrorCode.NAME_REQUIRED)
+    if len(name) > MAX_NAME_LENGTH or not name.isprintable():
+        raise SparkleError(ErrorCode.NAME_REQUIRED)
+    return name
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def create_room(request: web.Request) -> web.Response:
+    require_api_key(request)
+    config = request.app[CONFIG]
+    body = await read_object(request, {"name": str, "max_participants": int, "metadata": dict})
+    max_participants = body.get("max_participants", config.max_participants)
+    if not 1 <= max_participants <= config.max_participants:
+        raise SparkleError(
+            ErrorCode.BAD_MESSAGE,
+            f"max_participants must be between 1 and {config.max_participants}",
+        )
+    metadata = body.get("metadata", {})
+    if len(json.dumps(metadata, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
+        raise SparkleError(
+            ErrorCode.BAD_MESSAGE, f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON"
+        )
+    store = request.app[STORE]
+    if "name" in body:
+        name = body["name"]
+        if not is_valid_room_name(name):
+            raise SparkleError(
+                ErrorCode.BAD_MESSAGE,
+                "name must be 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'",
+            )
+        record = store.create_room(name, max_participants=max_participants, metadata=metadata)
+    else:
+        record = _create_random_room(request, max_participants, metadata, created_by="api")
+    return web.json_response(_room_json(request, record, record.name), status=201)
+
+
+def _create_random_room(
+    request: web.Request, max_participants: int, metadata: dict[str, Any], created_by: str
+) -> RoomRecord:
+    store = request.app[STORE]
+    for _ in range(5):  # ~45 bits per name: a collision is already improbable
+        try:
+            return store.create_room(
+                random_room_name(),
+                max_participants=max_participants,
+                metadata=metadata,
+                created_by=created_by,
+            )
+        except SparkleError as exc:
+            if exc.code is not ErrorCode.CONFLICT:
+                raise
+    raise SparkleError(ErrorCode.INTERNAL_ERROR, "could not pick a free room name")
+
+
+async def list_rooms(request: web.Request) -> web.Response:
+    require_api_key(request)
+    records = {r.name: r for r in request.app[STORE].list_rooms()}
+    rooms = request.app.get(ROOMS)
+    names = list(records)
+    if rooms is not None:
+        names += sorted(live.name for live in rooms.live_rooms() if live.name not in records)
+    return web.json_response(
+        {"rooms": [_room_json(request, records.get(name), name) for name in names]}
+    )
+
+
+async def get_room(request: web.Request) -> web.Response:
+    require_api_key(request)
+    name = _room_name(request)
+    record = request.app[STORE].get_room(name)
+    rooms = request.app.get(ROOMS)
+    if record is None and (rooms is None or rooms.live_room(name) is None):
+        raise SparkleError(ErrorCode.NOT_FOUND, f"no room named {name!r}")
+    return web.json_response(_room_json(request, record, name))
+
+
+async def delete_room(request: web.Request) -> web.Response:
+    require_api_key(request)
+    name = _room_name(request)
+    existed = request.app[STORE].delete_room(name)
+    rooms = request.app.get(ROOMS)
+    live = rooms.live_room(name) if rooms is not None else None
+    if not existed and live is None:
+        raise SparkleError(ErrorCode.NOT_FOUND, f"no room named {name!r}")
+    if rooms is not None and live is not None:
+        await rooms.close_room(name)
+    log.info("room deleted: %s", name)
+    return web.Response(status=204)
+
+
+async def create_token(request: web.Request) -> web.Response:
+    require_api_key(request)
+    config = request.app[CONFIG]
+    name = _room_name(request)
+    body = await read_object(
+        request,
+        {"identity": str, "name": str, "host": bool, "ttl_s": int, "grants": dict},
+    )
+    if "identity" not in body:
+        raise SparkleError(ErrorCode.BAD_MESSAGE, "field 'identity' is required")
+    if not config.auto_create_rooms and request.app[STORE].get_room(name) is None:
+        raise SparkleError(ErrorCode.NOT_FOUND, f"no room named {name!r}")
+    if body.get("host") and "grants" in body:
+        raise SparkleError(ErrorCode.BAD_MESSAGE, "give either 'host' or 'grants', not both")
+    if "grants" in body:
+        try:
+            grants = Grants.from_claim(body["grants"])
+        except ValueError as exc:
+            raise SparkleError(ErrorCode.BAD_MESSAGE, f"grants: {exc}") from None
+    else:
+        grants = Grants.host() if body.get("host") else Grants.participant()
+    ttl_s = body.get("ttl_s", config.host_token_ttl_s)
+    tokens = request.app[TOKENS]
+    token = tokens.mint(name, body["identity"], body.get("name", ""), grants, ttl_s)
+    verified = tokens.verify(token)
+    return web.json_response(
+        {
+            "token": token,
+            "room": name,
+            "identity": verified.identity,
+            "expires_at": verified.expires_at,
+            "url": room_url(request, name, token),
+        }
+    )
+
+
+async def create_meeting(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    if not request.app[MEETING_QUOTA].allow(_client(request)):
+        raise SparkleError(ErrorCode.RATE_LIMITED, "too many new meetings; try again in a minute")
+    body = await read_object(request, {"name": str})
+    display_name = _display_name(body.get("name", ""), required=False)
+    record = _create_random_room(request, config.max_participants, {}, created_by="meeting")
+    identity = "host-" + secrets.token_hex(6)
+    token = request.app[TOKENS].mint(
+        record.name, identity, display_name, Grants.host(), config.host_token_ttl_s
+    )
+    log.info("meeting created: %s", record.name)
+    return web.json_response(
+        {
+            "room": _room_json(request, record, record.name),
+            "host_token": token,
+            "host_url": room_url(request, record.name, token),
+            "guest_url": room_url(request, record.name),
+        },
+        status=201,
+    )
+
+
+async def create_guest_token(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    # Counted before the room lookup, so guessing room names is quota-limited too.
+    if not request.app[GUEST_QUOTA].allow(_client(request)):
+        raise SparkleError(ErrorCode.RATE_LIMITED, "too many guest tokens; try again in a minute")
+    name = _room_name(request)
+    body = await read_object(request, {"name": str})
+    display_name = _display_name(body.get("name"), required=True)
+    if request.app[STORE].get_room(name) is None:
+        raise SparkleError(ErrorCode.NOT_FOUND, "no such room")
+    identity = "guest-" + secrets.token_hex(6)
+    tokens = request.app[TOKENS]
+    token = tokens.mint(name, identity, display_name, Grants.guest(), config.guest_token_ttl_s)
+    return web.json_response(
+        {"token": token, "identity": identity, "expires_at": tokens.verify(token).expires_at}
+    )

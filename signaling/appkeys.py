@@ -1,0 +1,20 @@
+"""Typed application state (aiohttp AppKey): no module globals."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from signaling.config import Config
+    from signaling.metrics import Metrics
+    from signaling.rooms import RoomRegistry
+    from signaling.store import Store
+    from signaling.tokens import TokenService
+
+CONFIG: web.AppKey[Config] = web.AppKey("config")
+STORE: web.AppKey[Store] = web.AppKey("store")
+TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")
+ROOMS: web.AppKey[RoomRegistry] = web.AppKey("rooms")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")

@@ -1,0 +1,340 @@
+"""Configuration: every setting, its default and why, in one place.
+
+Sources, later ones winning: built-in defaults < config file (``--config``, TOML) <
+environment (``SPARKLE_<NAME>``) < command-line flags. docs/configuration.md is generated from
+``FIELDS`` below and a test checks that it is up to date.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from sfu.settings import IceServer, SfuSettings
+
+
+class ConfigError(Exception):
+    """A configuration value is missing, malformed or unsafe; the message says which."""
+
+
+# Secrets that appear in tutorials and sample configs: refused even if long enough.
+WELL_KNOWN_SECRETS = frozenset(
+    {
+        "secret",
+        "devkey",
+        "changeme",
+        "change-me",
+        "password",
+        "sparkle",
+        "sparkle-secret",
+        "my-secret",
+        "mysecret",
+        "your-256-bit-secret",
+        "supersecret",
+        "devsecret",
+        "secretsecretsecretsecretsecretsecret",
+    }
+)
+MIN_SECRET_LENGTH = 32  # RFC 7518 section 3.2: an HS256 key must be at least 256 bits.
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    why: str
+
+
+def _s(default: Any, why: str) -> Any:
+    return field(default=default, metadata={"why": why})
+
+
+@dataclass(frozen=True)
+class Config:
+    # --- HTTP ---------------------------------------------------------------------------
+    host: str = _s("127.0.0.1", "Listen on loopback by default; put a TLS proxy in front.")
+    port: int = _s(8080, "The port the README and the tests use.")
+    public_url: str = _s(
+        "", "Base URL for links shown to users; empty means derived from the request."
+    )
+    data_dir: str = _s("./data", "SQLite database and generated secrets live here.")
+    web_dir: str = _s(
+        "", "Directory of the browser client; empty: the web/ folder beside the packages."
+    )
+    # --- keys and tokens ----------------------------------------------------------------
+    api_key: str = _s("", "API key (JWT iss). Empty: generated and stored in data_dir.")
+    api_secret: str = _s(
+        "", "API secret (HS256 key, >= 32 chars). Empty: generated and stored in data_dir."
+    )
+    token_max_ttl_s: int = _s(
+        6 * 3600, "Longest lifetime a join token may have (LiveKit's default TTL is 6 h)."
+    )
+    guest_token_ttl_s: int = _s(
+        600, "Guest tokens are short-lived: they only need to survive until the join."
+    )
+    host_token_ttl_s: int = _s(4 * 3600, "Tokens minted for a meeting's creator.")
+    clock_skew_s: int = _s(30, "Leeway for nbf/iat/exp between machines' clocks.")
+    # --- rooms --------------------------------------------------------------------------
+    auto_create_rooms: bool = _s(
+        True, "A valid token for an unknown room creates it (LiveKit behaviour)."
+    )
+    max_participants: int = _s(100, "Per room; above that the SFU's one process saturates.")
+    empty_room_timeout_s: int = _s(
+        300, "An auto-created room with nobody in it is forgotten after this."
+    )
+    meetings_per_minute: int = _s(
+        10, "Per client IP: 'New meeting' needs no API key, so it is the easiest to abuse."
+    )
+    guest_tokens_per_minute: int = _s(
+        30, "Per client IP: guest tokens need no API key; also slows room-name guessing."
+    )
+    # --- WebSocket ----------------------------------------------------------------------
+    max_message_bytes: int = _s(
+        65536, "A 40-m-section SDP is ~25 KiB; aiohttp's 4 MiB default invites abuse."
+    )
+    messages_per_second: float = _s(20.0, "Sustained rate; trickle ICE is the busiest.")
+    message_burst: int = _s(60, "Trickle ICE sends bursts of ~10 candidates per m-section.")
+    join_timeout_s: float = _s(10.0, "A socket that never joins holds resources.")
+    heartbeat_s: float = _s(15.0, "WebSocket ping interval; aiohttp's heartbeat is off by default.")
+    # --- media plane --------------------------------------------------------------------
+    rtc_listen_addresses: str = _s(
+        "127.0.0.1",
+        "Comma-separated addresses for UDP media sockets (aioice skips 127.0.0.1 by itself).",
+    )
+    rtc_announced_address: str = _s(
+        "", "Address put in ICE candidates instead (NAT, containers); empty: the listen one."
+    )
+    ice_servers: str = _s(
+        "",
+        "Comma-separated STUN/TURN URLs for clients and server; empty: host candidates only "
+        "(no public STUN server is contacted by default).",
+    )
+    turn_username: str = _s("", "Username for the TURN URLs in ice_servers.")
+    turn_credential: str = _s("", "Credential for the TURN URLs in ice_servers.")
+    max_sdp_bytes: int = _s(65536, "Checked before aiortc parses SDP (its parser asserts).")
+    max_sdp_lines: int = _s(2000, "A browser offer with 20 tracks has ~600 lines.")
+    max_m_sections: int = _s(64, "Every m-section costs a transceiver on the server.")
+    pli_min_interval_s: float = _s(
+        0.5, "Collapses subscribers' PLI storms into one upstream request per interval."
+    )
+    speaker_interval_s: float = _s(0.3, "How often the active speaker is re-evaluated.")
+    # --- logging ------------------------------------------------------------------------
+    log_level: str = _s("info", "debug, info, warning or error.")
+    log_format: str = _s("text", "text for people, json for one JSON object per line.")
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def web_path(self) -> Path:
+        if self.web_dir:
+            return Path(self.web_dir)
+        return Path(__file__).resolve().parent.parent / "web"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_path / "sparkle.db"
+
+    def sfu_settings(self) -> SfuSettings:
+        servers: list[IceServer] = []
+        for url in _split(self.ice_servers):
+            if url.startswith(("turn:", "turns:")):
+                servers.append(
+                    IceServer(
+                        urls=(url,),
+                        username=self.turn_username or None,
+                        credential=self.turn_credential or None,
+                    )
+                )
+            else:
+                servers.append(IceServer(urls=(url,)))
+        return SfuSettings(
+            listen_addresses=tuple(_split(self.rtc_listen_addresses)),
+            announced_address=self.rtc_announced_address or None,
+            ice_servers=tuple(servers),
+            max_sdp_bytes=self.max_sdp_bytes,
+            max_sdp_lines=self.max_sdp_lines,
+            max_m_sections=self.max_m_sections,
+            pli_min_interval_s=self.pli_min_interval_s,
+            speaker_interval_s=self.speaker_interval_s,
+        )
+
+
+def settings() -> list[Setting]:
+    return [Setting(f.name, f.default, f.metadata["why"]) for f in fields(Config)]
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    """Parse one value strictly into the type of its default."""
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if isinstance(default, int):
+            # int(2.5) would silently truncate a TOML float; only whole numbers pass.
+            if isinstance(raw, bool) or not isinstance(raw, int | str):
+                raise ValueError("expected an integer")
+            return int(raw)
+        if isinstance(default, float):
+            if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+                raise ValueError("expected a number")
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError("expected a finite number")
+            return value
+        if not isinstance(raw, str):
+            raise ValueError("expected a string")
+        return raw
+    except ValueError as exc:
+        raise ConfigError(f"setting {name!r}: {raw!r} is not valid ({exc})") from None
+
+
+def load(
+    *,
+    file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build a Config from defaults, an optional TOML file, the environment and overrides."""
+    env = os.environ if env is None else env
+    defaults = {f.name: f.default for f in fields(Config)}
+    values: dict[str, Any] = {}
+    if file is not None:
+        try:
+            with open(file, "rb") as handle:
+                data = tomllib.load(handle)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+        for key, raw in data.items():
+            if key not in defaults:
+                raise ConfigError(f"config file {file}: unknown setting {key!r}")
+            values[key] = _coerce(key, raw, defaults[key])
+    for key, default in defaults.items():
+        env_name = "SPARKLE_" + key.upper()
+        if env_name in env:
+            values[key] = _coerce(key, env[env_name], default)
+    for key, raw in (overrides or {}).items():
+        if raw is None:
+            continue
+        if key not in defaults:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[key] = _coerce(key, raw, default=defaults[key])
+    config = Config(**values)
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    if not 0 < config.port < 65536:
+        raise ConfigError(f"port {config.port} is out of range 1-65535")
+    positive = (
+        "token_max_ttl_s",
+        "guest_token_ttl_s",
+        "host_token_ttl_s",
+        "max_participants",
+        "meetings_per_minute",
+        "guest_tokens_per_minute",
+        "max_message_bytes",
+        "messages_per_second",
+        "message_burst",
+        "join_timeout_s",
+        "heartbeat_s",
+        "max_sdp_bytes",
+        "max_sdp_lines",
+        "max_m_sections",
+        "pli_min_interval_s",
+        "speaker_interval_s",
+    )
+    for name in positive:
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"setting {name!r} must be positive")
+    for name in ("guest_token_ttl_s", "host_token_ttl_s"):
+        if getattr(config, name) > config.token_max_ttl_s:
+            raise ConfigError(f"setting {name!r} exceeds token_max_ttl_s")
+    if config.clock_skew_s < 0:
+        raise ConfigError("setting 'clock_skew_s' must not be negative")
+    if not _split(config.rtc_listen_addresses):
+        raise ConfigError("setting 'rtc_listen_addresses' needs at least one address")
+    if config.log_level not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"log_level {config.log_level!r} is not one of debug/info/warning/error")
+    if config.log_format not in ("text", "json"):
+        raise ConfigError(f"log_format {config.log_format!r} is not one of text/json")
+    if config.api_secret:
+        check_secret(config.api_secret)
+    if bool(config.api_key) != bool(config.api_secret):
+        raise ConfigError("set both SPARKLE_API_KEY and SPARKLE_API_SECRET, or neither")
+
+
+def check_secret(secret: str) -> None:
+    """Refuse weak or well-known secrets (docs/security.md, checklist item 7)."""
+    if secret.strip().lower() in WELL_KNOWN_SECRETS:
+        raise ConfigError("the API secret is a well-known example value; generate a new one")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"the API secret is too short ({len(secret)} characters); use at least "
+            f"{MIN_SECRET_LENGTH} random characters, e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`"
+        )
+    if len(set(secret)) < 8:
+        raise ConfigError("the API secret has too few distinct characters; use a random one")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    api_key: str
+    api_secret: str
+    generated: bool  # True when this run created them (print how to use them)
+
+
+def ensure_credentials(config: Config) -> tuple[Config, Credentials]:
+    """Use the configured key pair, or the one stored beside the database, or make one.
+
+    The generated pair is written to ``data_dir/credentials.toml`` with mode 0600, atomically
+    (write to a temporary file, then rename), so a crash never leaves half a secret behind.
+    """
+    if config.api_key and config.api_secret:
+        return config, Credentials(config.api_key, config.api_secret, generated=False)
+    path = config.data_path / "credentials.toml"
+    if path.exists():
+        try:
+            with open(path, "rb") as handle:
+                data = tomllib.load(handle)
+            key, secret = str(data["api_key"]), str(data["api_secret"])
+        except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
+            raise ConfigError(f"{path} is unreadable or incomplete ({exc}); remove it") from None
+        if not key:
+            raise ConfigError(f"{path} has an empty api_key; remove it")
+        check_secret(secret)
+        creds = Credentials(key, secret, generated=False)
+    else:
+        config.data_path.mkdir(parents=True, exist_ok=True)
+        key = "API" + secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f'api_key = "{key}"\napi_secret = "{secret}"\n')
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        creds = Credentials(key, secret, generated=True)
+    return replace(config, api_key=creds.api_key, api_secret=creds.api_secret), creds

@@ -1,0 +1,100 @@
+"""Prometheus metrics, on a registry owned by the app (no process-global registry).
+
+Room and media figures are not updated on every packet: a custom collector reads a snapshot
+from the room registry when ``/metrics`` is scraped, so the media plane only bumps plain
+integers (``sfu.counters.MediaCounters``) on its hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from sfu.counters import MediaCounters
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass
+class MetricsSnapshot:
+    rooms: int = 0  # live rooms
+    participants: int = 0  # connected participants, hidden ones included
+    media: MediaCounters = field(default_factory=MediaCounters)  # summed over rooms
+
+
+SnapshotProvider = Callable[[], MetricsSnapshot]
+
+# (metric name, help, MediaCounters attribute)
+_GAUGES = (
+    ("sparkle_tracks_published", "Tracks currently published.", "tracks_published"),
+    ("sparkle_tracks_subscribed", "Forwarding edges (track x subscriber).", "tracks_subscribed"),
+)
+_COUNTERS = (
+    ("sparkle_packets_received", "RTP packets received from publishers.", "packets_received"),
+    ("sparkle_bytes_received", "RTP bytes received from publishers.", "bytes_received"),
+    ("sparkle_packets_forwarded", "RTP packets sent to subscribers.", "packets_forwarded"),
+    ("sparkle_bytes_forwarded", "RTP bytes sent to subscribers.", "bytes_forwarded"),
+    ("sparkle_packets_dropped", "RTP packets not forwarded.", "packets_dropped"),
+    ("sparkle_nack", "Sequence numbers NACKed by subscribers.", "nack_received"),
+    ("sparkle_rtx", "Retransmissions sent from history.", "rtx_sent"),
+    ("sparkle_pli_received", "PLI/FIR received from subscribers.", "pli_received"),
+    ("sparkle_pli_sent", "PLI sent to publishers.", "pli_sent"),
+)
+
+
+class _SnapshotCollector(Collector):
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self._metrics.snapshot()
+        yield GaugeMetricFamily("sparkle_rooms", "Live rooms.", value=snap.rooms)
+        yield GaugeMetricFamily(
+            "sparkle_participants", "Connected participants.", value=snap.participants
+        )
+        for name, doc, attr in _GAUGES:
+            yield GaugeMetricFamily(name, doc, value=getattr(snap.media, attr))
+        for name, doc, attr in _COUNTERS:
+            # CounterMetricFamily appends the _total suffix itself.
+            yield CounterMetricFamily(name, doc, value=getattr(snap.media, attr))
+
+
+class Metrics:
+    """The app's metrics. ``set_snapshot_provider`` wires in the room registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._provider: SnapshotProvider | None = None
+        self._join_latency = Histogram(
+            "sparkle_join_latency_seconds",
+            "From the join message to the joined reply.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self._ws_errors = Counter(
+            "sparkle_ws_errors",
+            "Errors sent on WebSockets, by code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.registry.register(_SnapshotCollector(self))
+
+    def set_snapshot_provider(self, provider: SnapshotProvider | None) -> None:
+        self._provider = provider
+
+    def snapshot(self) -> MetricsSnapshot:
+        return MetricsSnapshot() if self._provider is None else self._provider()
+
+    def observe_join_latency(self, seconds: float) -> None:
+        self._join_latency.observe(seconds)
+
+    def count_ws_error(self, code: str) -> None:
+        self._ws_errors.labels(code=code).inc()
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of everything."""
+        return generate_latest(self.registry)

@@ -1,0 +1,358 @@
+"""The OpenAPI 3.1 description of the HTTP API, served at ``GET /api/v1/openapi.json``.
+
+Written by hand next to the handlers it describes (signaling/api.py); a test checks that
+every route the app serves is described here and that nothing described is missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from signaling.errors import ErrorCode
+
+VERSION = "0.1.0"
+
+_NAME_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
+_SOURCES = ("camera", "microphone", "screen_share", "screen_share_audio")
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+def _body(schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+def _room_param() -> dict[str, Any]:
+    return {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": _NAME_PATTERN},
+    }
+
+
+def _auth() -> list[dict[str, list[str]]]:
+    return [{"apiKey": []}]
+
+
+def _unauth() -> dict[str, Any]:
+    return {"401": _error("Missing or wrong API key (`unauthorized`).")}
+
+
+def _bad() -> dict[str, Any]:
+    return {"400": _error("Malformed body: unknown field, wrong type (`bad_message`).")}
+
+
+def _limited() -> dict[str, Any]:
+    return {"429": _error("Per-IP quota exceeded (`rate_limited`).")}
+
+
+def _schemas() -> dict[str, Any]:
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string", "enum": [c.value for c in ErrorCode]},
+                        "message": {"type": "string"},
+                    },
+                }
+            },
+        },
+        "Room": {
+            "type": "object",
+            "required": [
+                "name",
+                "sid",
+                "max_participants",
+                "metadata",
+                "created_by",
+                "participants",
+            ],
+            "properties": {
+                "name": {"type": "string", "pattern": _NAME_PATTERN},
+                "sid": {"type": "string"},
+                "created_at": {
+                    "type": ["number", "null"],
+                    "description": "Unix time; null if auto-created.",
+                },
+                "max_participants": {"type": "integer"},
+                "metadata": {"type": "object"},
+                "created_by": {"type": "string", "enum": ["api", "meeting", "auto"]},
+                "participants": {"type": "integer", "description": "Live, hidden ones excluded."},
+            },
+        },
+        "Grants": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Anything unset is denied.",
+            "properties": {
+                "room_join": {"type": "boolean"},
+                "room_admin": {"type": "boolean"},
+                "can_subscribe": {"type": "boolean"},
+                "can_publish_data": {"type": "boolean"},
+                "can_publish_sources": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "items": {"type": "string", "enum": list(_SOURCES)},
+                },
+                "hidden": {"type": "boolean"},
+            },
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/healthz": {
+            "get": {
+                "summary": "Liveness check",
+                "responses": {"200": _json({"type": "object"}, '`{"status": "ok"}`')},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (text exposition format)",
+                "responses": {
+                    "200": {
+                        "description": "Metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")},
+            }
+        },
+        "/api/v1/ws": {
+            "get": {
+                "summary": "The signalling WebSocket (docs/protocol.md)",
+                "description": "The token is the first message (join), never in the URL.",
+                "responses": {"101": {"description": "Switching to the WebSocket protocol"}},
+            }
+        },
+        "/api/v1/rooms": {
+            "get": {
+                "summary": "List rooms (stored and live)",
+                "security": _auth(),
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"rooms": {"type": "array", "items": _ref("Room")}},
+                        },
+                        "The rooms",
+                    ),
+                    **_unauth(),
+                },
+            },
+            "post": {
+                "summary": "Create a room (a readable random name if none is given)",
+                "security": _auth(),
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string", "pattern": _NAME_PATTERN},
+                            "max_participants": {"type": "integer", "minimum": 1},
+                            "metadata": {
+                                "type": "object",
+                                "description": "At most 4096 bytes as JSON.",
+                            },
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": _json(_ref("Room"), "The room"),
+                    **_bad(),
+                    **_unauth(),
+                    "409": _error("A room with that name exists (`conflict`)."),
+                },
+            },
+        },
+        "/api/v1/rooms/{name}": {
+            "parameters": [_room_param()],
+            "get": {
+                "summary": "One room",
+                "security": _auth(),
+                "responses": {
+                    "200": _json(_ref("Room"), "The room"),
+                    **_unauth(),
+                    "404": _error("No such room (`not_found`)."),
+                },
+            },
+            "delete": {
+                "summary": "Delete a room; everyone in it is told and disconnected",
+                "security": _auth(),
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **_unauth(),
+                    "404": _error("No such room (`not_found`)."),
+                },
+            },
+        },
+        "/api/v1/rooms/{name}/tokens": {
+            "parameters": [_room_param()],
+            "post": {
+                "summary": "Mint a join token",
+                "security": _auth(),
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["identity"],
+                        "properties": {
+                            "identity": {"type": "string", "minLength": 1, "maxLength": 128},
+                            "name": {"type": "string", "maxLength": 64},
+                            "host": {"type": "boolean", "description": "Host grants (room_admin)."},
+                            "ttl_s": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "description": "Default host_token_ttl_s; at most token_max_ttl_s.",
+                            },
+                            "grants": _ref("Grants"),
+                        },
+                    },
+                    required=True,
+                ),
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "token": {"type": "string"},
+                                "room": {"type": "string"},
+                                "identity": {"type": "string"},
+                                "expires_at": {"type": "number"},
+                                "url": {
+                                    "type": "string",
+                                    "description": "Join link; the token is in the fragment.",
+                                },
+                            },
+                        },
+                        "The token",
+                    ),
+                    **_bad(),
+                    **_unauth(),
+                    "404": _error("No such room, when auto_create_rooms is off (`not_found`)."),
+                },
+            },
+        },
+        "/api/v1/rooms/{name}/guest-token": {
+            "parameters": [_room_param()],
+            "post": {
+                "summary": "A short-lived guest token for a stored room (no API key)",
+                "description": "Grants: join, subscribe, data, camera, microphone. Per-IP quota.",
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 64}},
+                    },
+                    required=True,
+                ),
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "token": {"type": "string"},
+                                "identity": {"type": "string"},
+                                "expires_at": {"type": "number"},
+                            },
+                        },
+                        "The token",
+                    ),
+                    **_bad(),
+                    "404": _error("No such room (`not_found`)."),
+                    **_limited(),
+                },
+            },
+        },
+        "/api/v1/meetings": {
+            "post": {
+                "summary": "Start a meeting: a new room and its host token (no API key)",
+                "description": "The home page's New meeting button. Per-IP quota.",
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {
+                                "type": "string",
+                                "maxLength": 64,
+                                "description": "The host's display name.",
+                            }
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "room": _ref("Room"),
+                                "host_token": {"type": "string"},
+                                "host_url": {"type": "string"},
+                                "guest_url": {"type": "string"},
+                            },
+                        },
+                        "The meeting",
+                    ),
+                    **_bad(),
+                    **_limited(),
+                },
+            },
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Sparkle",
+            "version": VERSION,
+            "description": "Self-hosted video meetings. See docs/api.md and docs/protocol.md.",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "API key as the user name, API secret as the password.",
+                }
+            },
+        },
+    }
+
+
+async def openapi_handler(request: web.Request) -> web.Response:
+    return web.json_response(document())
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/v1/openapi.json", openapi_handler)

@@ -1,0 +1,156 @@
+"""Import rules that keep the planes apart (docs/architecture.md; checklist item 25).
+
+- ``signaling/tokens.py`` is the only module that imports ``jwt``: one place decodes tokens.
+- ``sfu/`` (the media plane) never imports ``aiohttp``, ``jwt`` or ``signaling``.
+- ``signaling/`` never imports ``aiortc``, ``av``, ``aioice`` or ``pylibsrtp``, and reaches
+  the media plane only through ``sfu``'s public modules.
+
+Imports are read with ``ast``, so imports inside functions and ``importlib.import_module``
+calls with a literal name count too.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SKIP_DIRS = {"tests", ".venv", "venv", "build", "node_modules", ".git", "web"}
+SFU_PUBLIC = {"sfu", "sfu.room", "sfu.settings", "sfu.events", "sfu.errors", "sfu.counters"}
+MEDIA_LIBRARIES = {"aiortc", "av", "aioice", "pylibsrtp"}
+
+
+def imports(source: str) -> Iterator[str]:
+    """Every module name ``source`` imports (``from a import b`` yields ``a`` and ``a.b``)."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+            for alias in node.names:
+                yield f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in ("import_module", "__import__") and node.args:
+                first = node.args[0]
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    yield first.value
+
+
+def top(name: str) -> str:
+    return name.split(".")[0]
+
+
+def python_files() -> list[Path]:
+    return sorted(
+        path
+        for path in REPO.rglob("*.py")
+        if not SKIP_DIRS.intersection(path.relative_to(REPO).parts[:-1])
+    )
+
+
+def module_imports() -> dict[str, set[str]]:
+    return {
+        path.relative_to(REPO).as_posix(): set(imports(path.read_text())) for path in python_files()
+    }
+
+
+def jwt_importers(table: dict[str, set[str]]) -> set[str]:
+    return {path for path, names in table.items() if any(top(n) == "jwt" for n in names)}
+
+
+def sfu_violations(table: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{path} imports {name}"
+        for path, names in table.items()
+        if path.startswith("sfu/")
+        for name in sorted(names)
+        if top(name) in {"aiohttp", "jwt", "signaling"}
+    ]
+
+
+def signaling_violations(table: dict[str, set[str]]) -> list[str]:
+    problems = []
+    for path, names in table.items():
+        if not path.startswith("signaling/"):
+            continue
+        for name in sorted(names):
+            if top(name) in MEDIA_LIBRARIES:
+                problems.append(f"{path} imports {name}")
+            elif top(name) == "sfu" and not _public_sfu(name):
+                problems.append(f"{path} imports {name} (not a public sfu module)")
+    return problems
+
+
+def _public_sfu(name: str) -> bool:
+    # "sfu.room" or a name imported from it ("sfu.room.MediaRoom"); never a private name.
+    parts = name.split(".")
+    if any(part.startswith("_") for part in parts):
+        return False
+    if len(parts) == 1 or ".".join(parts[:2]) in SFU_PUBLIC:
+        return True
+    # ``from sfu import MediaRoom``: a class or constant re-exported by sfu/__init__.py is
+    # public; a lowercase name is a module (PEP 8 naming), and only the listed ones are.
+    return len(parts) == 2 and parts[1][:1].isupper()
+
+
+def test_the_scan_sees_the_packages() -> None:
+    table = module_imports()
+    assert "signaling/tokens.py" in table and "sfu/events.py" in table
+    assert "jwt" in table["signaling/tokens.py"]  # otherwise the next rule proves nothing
+
+
+def test_only_tokens_module_imports_jwt() -> None:
+    assert jwt_importers(module_imports()) == {"signaling/tokens.py"}
+
+
+def test_media_plane_imports_no_http_tokens_or_control_plane() -> None:
+    assert sfu_violations(module_imports()) == []
+
+
+def test_control_plane_reaches_media_only_through_public_sfu_modules() -> None:
+    assert signaling_violations(module_imports()) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "rule"),
+    [
+        ("signaling/api.py", "import jwt", jwt_importers),
+        ("signaling/api.py", "def f():\n    from jwt import decode", jwt_importers),
+        (
+            "signaling/api.py",
+            "import importlib\nimportlib.import_module('jwt.api_jwt')",
+            jwt_importers,
+        ),
+        ("sfu/room.py", "from aiohttp import web", sfu_violations),
+        ("sfu/room.py", "from signaling.tokens import Grants", sfu_violations),
+        ("signaling/rooms.py", "import aiortc", signaling_violations),
+        ("signaling/rooms.py", "from av import VideoFrame", signaling_violations),
+        ("signaling/rooms.py", "from sfu.forwarder import Forwarder", signaling_violations),
+        ("signaling/rooms.py", "from sfu.room import _private", signaling_violations),
+        ("signaling/rooms.py", "from sfu import aiortc_hooks", signaling_violations),
+    ],
+)
+def test_each_rule_catches_a_violation(path: str, source: str, rule: object) -> None:
+    assert callable(rule)
+    table = {path: set(imports(source))}
+    found = rule(table)
+    assert found, f"{rule} missed {source!r}"
+
+
+def test_allowed_imports_pass() -> None:
+    table = {
+        "signaling/rooms.py": set(
+            imports(
+                "from sfu.room import MediaRoom\nfrom sfu.events import SOURCES\n"
+                "import sfu\nfrom sfu import MediaRoom"
+            )
+        ),
+        "sfu/room.py": set(imports("import aiortc\nfrom sfu.settings import SfuSettings")),
+    }
+    assert signaling_violations(table) == [] and sfu_violations(table) == []
