@@ -1,0 +1,266 @@
+"""Media through the signalling protocol: real aiortc clients join over the WebSocket with
+real tokens, offer, renegotiate when asked, and receive each other's pictures and sound."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc.mediastreams import MediaStreamTrack
+
+from sfu.aiortc_hooks import gather_on
+from signaling.appkeys import ROOMS
+from signaling.tokens import Grants
+from tests.conftest import RunningServer
+from tests.support.aiortc_client import LOOPBACK, MediaClient
+from tests.support.media import ColorVideoTrack, ToneAudioTrack, close_to
+from tests.support.ws_client import WsClient, mint
+
+RED = (230, 30, 30)
+BLUE = (40, 60, 230)
+GREEN = (40, 200, 60)
+YELLOW = (230, 210, 40)
+
+
+@dataclass
+class Participant:
+    ws: WsClient
+    media: MediaClient
+    joined: dict[str, Any]
+
+    @property
+    def sid(self) -> str:
+        return str(self.joined["participant"]["sid"])
+
+    def frames_from(self, track_sid: str) -> int:
+        received = self.media.by_sid(track_sid)
+        return 0 if received is None else received.frames
+
+    def sees(self, track_sid: str, color: tuple[int, int, int], frames: int = 3) -> bool:
+        received = self.media.by_sid(track_sid)
+        return (
+            received is not None
+            and received.frames >= frames
+            and bool(received.colors)
+            and close_to(received.colors[-1], color)
+        )
+
+
+@asynccontextmanager
+async def participant(
+    server: RunningServer,
+    room: str,
+    identity: str,
+    tracks: Sequence[tuple[str, MediaStreamTrack]] = (),
+    grants: Grants | None = None,
+) -> AsyncIterator[Participant]:
+    token = mint(server.tokens, room, identity, name=identity.title(), grants=grants)
+    async with WsClient.connect(server.base_url) as ws:
+        joined = await ws.join(token)
+        media = MediaClient(identity, tracks=tracks)
+        try:
+            ws.route_renegotiate(media.renegotiate)
+            await media.connect(ws.offer_exchange())
+            yield Participant(ws, media, joined)
+        finally:
+            await media.close()
+
+
+def track_sid(published: dict[str, Any] | list[dict[str, Any]], who: str, source: str) -> str:
+    tracks = published if isinstance(published, list) else [published]
+    return next(t["sid"] for t in tracks if t["participant_sid"] == who and t["source"] == source)
+
+
+async def test_three_clients_publish_receive_mute_and_leave(server: RunningServer) -> None:
+    async with (
+        participant(
+            server,
+            "media",
+            "alice",
+            [("camera", ColorVideoTrack(RED)), ("microphone", ToneAudioTrack())],
+        ) as alice,
+        participant(server, "media", "bob", [("camera", ColorVideoTrack(BLUE))]) as bob,
+    ):
+        # Bob joined after Alice published: her tracks are in his joined message.
+        alice_camera = track_sid(bob.joined["tracks"], alice.sid, "camera")
+        alice_microphone = track_sid(bob.joined["tracks"], alice.sid, "microphone")
+        published = await alice.ws.wait_for("track_published")
+        bob_camera = track_sid(published["track"], bob.sid, "camera")
+        assert published["track"] == {
+            "sid": bob_camera, "participant_sid": bob.sid, "kind": "video",
+            "source": "camera", "muted": False,
+        }  # fmt: skip
+        await alice.media.wait_until(lambda: alice.sees(bob_camera, BLUE), timeout=15)
+        await bob.media.wait_until(
+            lambda: bob.sees(alice_camera, RED) and bob.frames_from(alice_microphone) >= 10,
+            timeout=15,
+        )
+
+        # A late joiner gets both publishers after one renegotiation.
+        async with participant(
+            server, "media", "carol", [("camera", ColorVideoTrack(GREEN))]
+        ) as carol:
+            assert {(t["participant_sid"], t["source"]) for t in carol.joined["tracks"]} == {
+                (alice.sid, "camera"), (alice.sid, "microphone"), (bob.sid, "camera"),
+            }  # fmt: skip
+            await carol.media.wait_until(
+                lambda: carol.sees(alice_camera, RED) and carol.sees(bob_camera, BLUE),
+                timeout=15,
+            )
+            carol_camera = track_sid(
+                (await alice.ws.wait_for("track_published"))["track"], carol.sid, "camera"
+            )
+            await alice.media.wait_until(lambda: alice.sees(carol_camera, GREEN), timeout=15)
+            assert carol.media.answers >= 2  # the first offer, then the renegotiation
+
+            # Mute is announced to the others with the track it concerns.
+            await alice.ws.send("mute", source="microphone", muted=True)
+            for other in (bob, carol):
+                muted = await other.ws.wait_for("track_muted")
+                assert muted == {
+                    "type": "track_muted", "track_sid": alice_microphone,
+                    "participant_sid": alice.sid, "source": "microphone", "muted": True,
+                }  # fmt: skip
+
+            # Carol's socket drops without a leave: her track and then she are gone.
+            await carol.ws.ws.close()
+            for other in (alice, bob):
+                unpublished = await other.ws.wait_for("track_unpublished", within=2.0)
+                assert unpublished == {
+                    "type": "track_unpublished",
+                    "track_sid": carol_camera,
+                    "participant_sid": carol.sid,
+                }
+                left = await other.ws.wait_for("participant_left", within=2.0)
+                assert left["participant_sid"] == carol.sid
+                assert left["reason"] == "disconnected"
+                order = [m["type"] for m in other.ws.received]
+                assert order.index("track_unpublished") < order.index("participant_left")
+
+        # Bob leaves properly; Alice is told, and the media keeps flowing for those left.
+        await bob.ws.send("leave")
+        assert (await bob.ws.wait_for("bye"))["reason"] == "left"
+        unpublished = await alice.ws.wait_for("track_unpublished", within=2.0)
+        assert unpublished["track_sid"] == bob_camera
+        left = await alice.ws.wait_for("participant_left", within=2.0)
+        assert (left["participant_sid"], left["reason"]) == (bob.sid, "left")
+        room = server.app[ROOMS].live_room("media")
+        assert room is not None and room.participant_count == 1
+        assert not [t for t in room.media.published_tracks() if t.peer_id == bob.sid]
+
+
+async def test_a_camera_without_the_grant_is_never_forwarded(server: RunningServer) -> None:
+    microphone_only = Grants(
+        room_join=True, can_subscribe=True, can_publish_sources=frozenset({"microphone"})
+    )
+    async with (
+        participant(server, "grants", "watcher") as watcher,
+        participant(
+            server,
+            "grants",
+            "guest",
+            [("camera", ColorVideoTrack(YELLOW)), ("microphone", ToneAudioTrack())],
+            grants=microphone_only,
+        ) as guest,
+    ):
+        refused = await guest.ws.wait_error("source_not_allowed")
+        assert "camera" in refused["message"] and refused["fatal"] is False
+        published = await watcher.ws.wait_for("track_published")
+        assert published["track"]["source"] == "microphone"
+        # Audio from the guest flows, so the media path works...
+        await watcher.media.wait_until(
+            lambda: any(r.frames >= 25 for r in watcher.media.audio()), timeout=15
+        )
+        # ... yet not one video frame arrived and no camera track was ever announced.
+        assert sum(r.frames for r in watcher.media.video()) == 0
+        sources = [
+            m["track"]["source"] for m in watcher.ws.received if m["type"] == "track_published"
+        ]
+        assert sources == ["microphone"]
+        room = server.app[ROOMS].live_room("grants")
+        assert room is not None
+        assert {t.source for t in room.media.published_tracks()} == {"microphone"}
+
+
+async def test_a_bad_offer_is_rejected_while_the_others_keep_their_media(
+    server: RunningServer,
+) -> None:
+    async with (
+        participant(server, "sdp", "alice", [("camera", ColorVideoTrack(RED))]) as alice,
+        participant(server, "sdp", "bob") as bob,
+    ):
+        camera = track_sid(bob.joined["tracks"], alice.sid, "camera")
+        await bob.media.wait_until(lambda: bob.sees(camera, RED), timeout=15)
+        async with WsClient.connect(server.base_url) as mallory:
+            await mallory.join(mint(server.tokens, "sdp", "mallory", name="M"))
+            for sdp in ("v=0\r\nthis is not sdp\r\n", "", "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n" * 3):
+                reply = await mallory.request("offer", sdp=sdp, tracks=[])
+                assert reply["type"] == "error" and reply["code"] == "sdp_rejected", reply
+                assert reply["message"] and reply["message"] != "the SDP offer was rejected"
+            before = bob.frames_from(camera)
+            await bob.media.wait_until(lambda: bob.frames_from(camera) >= before + 10, 10)
+            assert (await mallory.request("ping"))["type"] == "pong"
+
+
+async def test_a_second_offer_before_the_answer_is_refused(server: RunningServer) -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        pc.addTransceiver("video", direction="recvonly")
+        gather_on(pc, LOOPBACK, None)
+        await pc.setLocalDescription(await pc.createOffer())
+        sdp = pc.localDescription.sdp
+        async with WsClient.connect(server.base_url) as client:
+            await client.join(mint(server.tokens, "inflight", "ann", name="Ann"))
+            await client.send("offer", sdp=sdp, tracks=[], id="first")
+            await client.send("offer", sdp=sdp, tracks=[], id="second")
+            refused = await client.wait_error("offer_in_flight")
+            assert refused["id"] == "second"
+            answer = await client.wait_for("answer", within=10)
+            assert answer["id"] == "first" and answer["sdp"].startswith("v=0")
+            # Once answered, a new offer is accepted again.
+            again = await client.request("offer", sdp=sdp, tracks=[])
+            assert again["type"] in ("answer", "error")
+            assert again.get("code") != "offer_in_flight"
+    finally:
+        await pc.close()
+
+
+async def test_muted_before_publishing_is_announced_and_not_forwarded(
+    server: RunningServer,
+) -> None:
+    async with participant(server, "early-mute", "bob") as bob:
+        token = mint(server.tokens, "early-mute", "alice", name="Alice")
+        async with WsClient.connect(server.base_url) as ws:
+            joined = await ws.join(token)
+            await ws.send("mute", source="microphone", muted=True)
+            media = MediaClient(
+                "alice", tracks=[("camera", ColorVideoTrack(RED)), ("microphone", ToneAudioTrack())]
+            )
+            try:
+                ws.route_renegotiate(media.renegotiate)
+                await media.connect(ws.offer_exchange())
+                alice_sid = joined["participant"]["sid"]
+                announced = {}
+                for _ in range(2):
+                    track = (await bob.ws.wait_for("track_published"))["track"]
+                    announced[track["source"]] = track
+                assert announced["microphone"]["muted"] is True
+                assert announced["camera"]["muted"] is False
+                camera = track_sid(announced["camera"], alice_sid, "camera")
+                await bob.media.wait_until(lambda: bob.sees(camera, RED, frames=10), timeout=15)
+                await asyncio.sleep(1.0)  # audio starts later than video: give it time
+                # Video flowed for a while; the muted microphone sent nothing.
+                assert sum(r.frames for r in bob.media.audio()) == 0
+                # Unmuting lets it through.
+                await ws.send("mute", source="microphone", muted=False)
+                unmuted = await bob.ws.wait_for("track_muted")
+                assert unmuted["muted"] is False and unmuted["source"] == "microphone"
+                await bob.media.wait_until(
+                    lambda: any(r.frames >= 10 for r in bob.media.audio()), timeout=15
+                )
+            finally:
+                await media.close()
