@@ -159,6 +159,8 @@ def _serve(args: argparse.Namespace) -> int:
         )
     try:
         app = create_app(config)
+    except ConfigError as exc:
+        raise CliError(f"configuration error: {exc}", exit_code=2) from None
     except (RuntimeError, sqlite3.Error) as exc:  # e.g. a database from a newer Sparkle
         raise CliError(f"cannot open the database {config.database_path}: {exc}") from None
     url = config.public_url or f"http://{_url_host(config.host)}:{config.port}"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from signaling.config import ConfigError
 from signaling.room_name import is_valid_room_name
 
 WEB_ROOT: web.AppKey[Path] = web.AppKey("web_root", Path)
@@ -54,6 +55,11 @@ NOT_FOUND_HTML = """<!doctype html>
 def setup(app: web.Application, web_root: Path) -> None:
     """Serve ``web_root`` (``config.web_path``: the repository's web/ unless configured)."""
     root = web_root.resolve()
+    if not (root / "room.html").is_file():
+        raise ConfigError(
+            f"the browser client is missing: {root}/room.html not found; "
+            "set SPARKLE_WEB_DIR to the web/ directory"
+        )
     app[WEB_ROOT] = root
     app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/", index_page)

@@ -239,6 +239,22 @@ def test_serve_refuses_a_bad_port_value(tmp_path: Path) -> None:
     assert "setting 'port': 'http' is not valid" in result.stderr
 
 
+def test_serve_explains_a_missing_browser_client(tmp_path: Path) -> None:
+    # Regression: a checkout without web/ used to die with a traceback from add_static.
+    result = subprocess.run(
+        [sys.executable, "-m", "signaling.cli", "serve", "--data-dir", str(tmp_path)],
+        cwd=REPO,
+        env=child_env(SPARKLE_WEB_DIR=str(tmp_path / "nowhere")),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "the browser client is missing" in result.stderr
+    assert "SPARKLE_WEB_DIR" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_serve_reports_a_port_in_use(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
