@@ -14,11 +14,14 @@ from pathlib import Path
 from aiohttp import web
 
 from signaling import api, openapi, pages
-from signaling.appkeys import CONFIG, METRICS, ROOMS, STORE, TOKENS
+from signaling.appkeys import CONFIG, METRICS, ROOMS, STORE, TOKENS, WS_ADMISSION
 from signaling.config import Config, ConfigError
 from signaling.metrics import CONTENT_TYPE, Metrics
+from signaling.rooms import RoomRegistry
+from signaling.session import websocket_handler
 from signaling.store import Store
 from signaling.tokens import TokenService
+from signaling.ws_admission import WsAdmission
 
 log = logging.getLogger("sparkle.app")
 
@@ -59,21 +62,10 @@ def create_app(config: Config, *, web_root: Path | None = None) -> web.Applicati
 def _add_rooms(
     app: web.Application, config: Config, store: Store, tokens: TokenService, metrics: Metrics
 ) -> None:
-    # The room registry and the WebSocket session live in their own modules (the live
-    # meeting logic); imported here so the HTTP side can be tested on its own while they grow.
-    try:
-        from signaling.rooms import RoomRegistry
-    except ImportError as exc:  # pragma: no cover - only while rooms.py is being written
-        log.warning("live rooms unavailable: %s", exc)
-        return
     rooms = RoomRegistry(config, store, tokens, metrics)
     app[ROOMS] = rooms
+    app[WS_ADMISSION] = WsAdmission(config)
     metrics.set_snapshot_provider(rooms.snapshot)
-    try:
-        from signaling.session import websocket_handler
-    except ImportError as exc:  # pragma: no cover - only while session.py is being written
-        log.warning("WebSocket endpoint unavailable: %s", exc)
-        return
     app.router.add_get(f"{api.PREFIX}/ws", websocket_handler)
 
 

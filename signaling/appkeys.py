@@ -12,9 +12,11 @@ if TYPE_CHECKING:
     from signaling.rooms import RoomRegistry
     from signaling.store import Store
     from signaling.tokens import TokenService
+    from signaling.ws_admission import WsAdmission
 
 CONFIG: web.AppKey[Config] = web.AppKey("config")
 STORE: web.AppKey[Store] = web.AppKey("store")
 TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")
 ROOMS: web.AppKey[RoomRegistry] = web.AppKey("rooms")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+WS_ADMISSION: web.AppKey[WsAdmission] = web.AppKey("ws_admission")

@@ -102,6 +102,18 @@ class Config:
     message_burst: int = _s(60, "Trickle ICE sends bursts of ~10 candidates per m-section.")
     join_timeout_s: float = _s(10.0, "A socket that never joins holds resources.")
     heartbeat_s: float = _s(15.0, "WebSocket ping interval; aiohttp's heartbeat is off by default.")
+    allowed_origins: str = _s(
+        "",
+        "Comma-separated extra origins (scheme://host[:port]) whose pages may open the "
+        "WebSocket; the server's own origin and public_url are always allowed. Browsers send "
+        "Origin on every WebSocket: without this check any site could drive a visitor's session.",
+    )
+    ws_connects_per_minute: int = _s(
+        60, "New WebSockets per client address per minute; a page reload costs one."
+    )
+    max_sockets_per_ip: int = _s(
+        20, "Open WebSockets per client address; a household or office shares one address."
+    )
     # --- media plane --------------------------------------------------------------------
     rtc_listen_addresses: str = _s(
         "127.0.0.1",
@@ -251,6 +263,8 @@ def validate(config: Config) -> None:
         "guest_token_ttl_s",
         "host_token_ttl_s",
         "max_participants",
+        "ws_connects_per_minute",
+        "max_sockets_per_ip",
         "meetings_per_minute",
         "guest_tokens_per_minute",
         "max_message_bytes",

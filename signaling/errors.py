@@ -31,6 +31,7 @@ class ErrorCode(StrEnum):
     SDP_REJECTED = "sdp_rejected"
     SOURCE_NOT_ALLOWED = "source_not_allowed"
     RATE_LIMITED = "rate_limited"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     MESSAGE_TOO_LARGE = "message_too_large"
     JOIN_TIMEOUT = "join_timeout"
     REPLACED = "replaced"
@@ -66,6 +67,9 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
         403, False, None, "your token does not allow publishing this source"
     ),
     ErrorCode.RATE_LIMITED: ErrorSpec(429, False, None, "too many messages; slow down"),
+    ErrorCode.ORIGIN_NOT_ALLOWED: ErrorSpec(
+        403, False, None, "this page's origin may not open a Sparkle WebSocket"
+    ),
     ErrorCode.MESSAGE_TOO_LARGE: ErrorSpec(413, True, 1009, "message too large"),
     ErrorCode.JOIN_TIMEOUT: ErrorSpec(408, True, 4408, "no 'join' received in time"),
     ErrorCode.REPLACED: ErrorSpec(

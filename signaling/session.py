@@ -25,7 +25,7 @@ from aiohttp import WSMsgType, web
 
 from sfu.errors import MediaError, SdpRejected, UnknownPeer
 from signaling import protocol
-from signaling.appkeys import ROOMS
+from signaling.appkeys import METRICS, ROOMS, WS_ADMISSION
 from signaling.errors import ErrorCode, SparkleError
 from signaling.protocol import (
     BadMessage,
@@ -59,6 +59,18 @@ class _Close:
 
 
 async def websocket_handler(request: web.Request) -> web.StreamResponse:
+    admission = request.app[WS_ADMISSION]
+    try:
+        address = admission.check(request)
+    except SparkleError as exc:
+        # Refused before the upgrade: a plain HTTP error, no session was created.
+        request.app[METRICS].count_ws_error(exc.code.value)
+        return web.json_response(exc.to_http(), status=exc.spec.http_status)
+    with admission.seat(address):
+        return await _serve_socket(request)
+
+
+async def _serve_socket(request: web.Request) -> web.StreamResponse:
     registry = request.app[ROOMS]
     loop = asyncio.get_running_loop()
     opened_at = loop.time()
