@@ -8,9 +8,13 @@ objects over *per instance* (no class or module is patched), so that:
   (``RTCRtpReceiver._handle_rtp_packet``), while aiortc's own RTCP bookkeeping (receiver
   reports, REMB, NACK generation) keeps being fed through its private state;
 - the idle decoder thread ``receive()`` starts is stopped before it ever gets a frame;
-- rewritten packets are written straight to a subscriber's DTLS transport, stored in the
-  sender's RTX history so aiortc's own ``_retransmit`` answers NACKs, and reflected in the
-  sender's SR counters; a subscriber's PLI/FIR reaches us via ``_send_keyframe``;
+- rewritten packets are written straight to a subscriber's DTLS transport, kept in the
+  sender's history and reflected in its SR counters; NACKs are answered here (aiortc's own
+  ``_retransmit`` would use the RTX type of the *first* negotiated codec, whatever codec the
+  lost packet carried); a subscriber's PLI/FIR reaches us via ``_send_keyframe``;
+- the DTLS transport's packet entry points are replaced by versions that drop, instead of
+  dying on, packets aiortc's parsers choke on, and that cap the SSRCs a peer can make us
+  track (``guard_transport``);
 - ICE gathers on configured addresses (aioice's ``get_host_addresses`` drops 127.0.0.1)
   and announces a configured address.
 
@@ -22,24 +26,34 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc import (
+    RTCDtlsTransport,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+)
 from aiortc.codecs import is_rtx
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_RTPFB_NACK,
     RTP_HISTORY_SIZE,
+    RtcpPacket,
     RtcpPsfbPacket,
     RtcpRtpfbPacket,
     RtcpSrPacket,
     RtpPacket,
     pack_remb_fci,
     unwrap_rtx,
+    wrap_rtx,
 )
 
 logger = logging.getLogger(__name__)
@@ -60,6 +74,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("RTCRtpReceiver", "_RTCRtpReceiver__decoder_queue"),
     ("RTCRtpReceiver", "_RTCRtpReceiver__decoder_thread"),
     ("RTCRtpSender", "_ssrc"),
+    ("RTCRtpSender", "_rtx_ssrc"),
     ("RTCRtpSender", "_send_keyframe"),
     ("RTCRtpSender", "_handle_rtcp_packet"),
     ("RTCRtpSender", "_RTCRtpSender__rtp_history"),
@@ -69,12 +84,24 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("RTCRtpSender", "_RTCRtpSender__ntp_timestamp"),
     ("RTCRtpSender", "_RTCRtpSender__rtp_timestamp"),
     ("RTCDtlsTransport", "_send_rtp"),
+    ("RTCDtlsTransport", "_handle_rtp_data"),
+    ("RTCDtlsTransport", "_handle_rtcp_data"),
+    ("RTCDtlsTransport", "_rtp_router"),
+    ("RTCDtlsTransport", "_rtp_header_extensions_map"),
     ("RTCRtpTransceiver", "_codecs"),
     ("RTCIceGatherer", "_connection"),
 )
 
 # aiortc.rtcrtpsender keeps RTP_HISTORY_SIZE sent packets, keyed by seq % size.
 HISTORY_SIZE = RTP_HISTORY_SIZE
+# SSRCs a transport learns per receiving m-section (media + RTX, and one SSRC change each);
+# aiortc's router learns every unknown SSRC with a known payload type, and each learned one
+# costs a statistics entry, an RR report block (at most 31 fit, RFC 3550 6.4.2) and a REMB
+# entry: a peer spraying random SSRCs must not grow those without bound.
+MAX_SSRCS_PER_RECEIVER = 4
+# A sequence number NACKed again within this time is not resent again: one NACK listing a
+# number many times (or a NACK storm) must not turn into a retransmission flood.
+MIN_RESEND_INTERVAL_S = 0.1
 
 
 class StreamStatistics(Protocol):
@@ -105,6 +132,7 @@ class ReceiverTap:
         self._on_drop = on_drop
         self.codecs: dict[int, RTCRtpCodecParameters] = {}
         self._rtx_ssrc: dict[int, int] = {}
+        self._media_ssrc: int | None = None
         self.started = False
         r: Any = receiver
         self._streams: dict[int, StreamStatistics] = r._RTCRtpReceiver__remote_streams
@@ -125,6 +153,7 @@ class ReceiverTap:
         r.receive = receive
         r._handle_rtcp_packet = handle_rtcp
         r._handle_rtp_packet = self._handle_rtp
+        guard_transport(receiver.transport, on_drop)
 
     def _after_receive(self) -> None:
         r: Any = self.receiver
@@ -189,8 +218,24 @@ class ReceiverTap:
                 return
             packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
             codec = self.codecs[apt]
-        if self._nack is not None and self._nack.add(packet):
-            await r._send_rtcp_nack(packet.ssrc, sorted(self._nack.missing))
+        nack = self._nack
+        if nack is not None:
+            if packet.ssrc != self._media_ssrc:
+                # A new source: its sequence numbers have nothing to do with the old ones.
+                self._media_ssrc = packet.ssrc
+                nack.max_seq = None
+                nack.missing.clear()
+            elif (
+                nack.max_seq is not None
+                and HISTORY_SIZE < (packet.sequence_number - nack.max_seq) & 0xFFFF < 0x8000
+            ):
+                # aiortc's NackGenerator walks every number of a jump (up to 32767 per
+                # packet) only to truncate all but the last 128: a CPU sink a peer can
+                # trigger at will. Packets that far back could not be repaired anyway.
+                nack.max_seq = packet.sequence_number
+                nack.missing.clear()
+            if nack.add(packet):
+                await r._send_rtcp_nack(packet.ssrc, sorted(nack.missing))
         await self._on_rtp(packet, codec)
 
     async def request_keyframe(self, media_ssrc: int) -> None:
@@ -206,7 +251,8 @@ def _new_stream_statistics(clock_rate: int) -> StreamStatistics:
 
 
 class SenderTap:
-    """Owns one subscriber-side RTCRtpSender: we write its RTP, aiortc keeps its RTCP."""
+    """Owns one subscriber-side RTCRtpSender: we write its RTP and answer NACKs, aiortc
+    keeps the rest of its RTCP (SR, SDES, BYE, RTT)."""
 
     def __init__(
         self,
@@ -215,12 +261,20 @@ class SenderTap:
         on_started: Callable[[], None],
         on_keyframe_request: Callable[[], None],
         on_nack: Callable[[int, int], None],
+        on_drop: Callable[[], None],
     ) -> None:
         self.sender = sender
         s: Any = sender
         self.ssrc: int = s._ssrc
+        # The SSRC aiortc announces for RTX in the answer (a=ssrc-group:FID ssrc rtx_ssrc).
+        self.rtx_ssrc: int = s._rtx_ssrc
         self._history: dict[int, RtpPacket] = s._RTCRtpSender__rtp_history
         self._extensions_map: Any = s._RTCRtpSender__rtp_header_extensions_map
+        # our payload type -> its RTX payload type (a=fmtp:<rtx> apt=<pt>, RFC 4588 8.6)
+        self.rtx_payload_types: dict[int, int] = {}
+        self._rtx_sequence = random.randrange(1 << 15)
+        self._resent: dict[int, float] = {}  # seq -> when last retransmitted
+        self._on_nack = on_nack
         self.started = False
         original_send = sender.send
         original_rtcp = sender._handle_rtcp_packet
@@ -228,25 +282,26 @@ class SenderTap:
         async def send(parameters: Any) -> None:
             await original_send(parameters)
             if not self.started:
+                self.rtx_payload_types = {
+                    apt: codec.payloadType
+                    for codec in parameters.codecs
+                    if is_rtx(codec) and isinstance(apt := codec.parameters.get("apt"), int)
+                }
                 self.started = True
                 on_started()
 
         async def handle_rtcp(packet: Any) -> None:
             if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
-                answered = sum(
-                    1
-                    for seq in packet.lost
-                    if (old := self._history.get(seq % HISTORY_SIZE)) is not None
-                    and old.sequence_number == seq
-                )
-                on_nack(len(packet.lost), answered)
-            await original_rtcp(packet)
+                await self.answer_nack(packet.lost)
+            else:
+                await original_rtcp(packet)
 
         s.send = send
         s._handle_rtcp_packet = handle_rtcp
         # aiortc calls _send_keyframe for PLI and FIR (rtcrtpsender.py:258); its own version
         # flags its encoder, which never exists here.
         s._send_keyframe = on_keyframe_request
+        guard_transport(sender.transport, on_drop)
 
     async def write(self, packet: RtpPacket) -> int:
         """Send one rewritten packet; keep it for RTX; return the bytes sent."""
@@ -258,11 +313,108 @@ class SenderTap:
         s._RTCRtpSender__octet_count += len(packet.payload)
         return len(data)
 
+    async def answer_nack(self, lost: Sequence[int]) -> None:
+        """Resend NACKed packets from the history (RFC 4585 6.2.1), as RTX (RFC 4588 4)
+        with the RTX type paired with *that packet's* payload type, or as is without RTX."""
+        now = time.monotonic()
+        resent = 0
+        try:
+            for seq in dict.fromkeys(lost):  # each number once, in order
+                packet = self._history.get(seq % HISTORY_SIZE)
+                if packet is None or packet.sequence_number != seq:
+                    continue
+                last = self._resent.get(seq)
+                if last is not None and now - last < MIN_RESEND_INTERVAL_S:
+                    continue
+                self._resent[seq] = now
+                rtx_type = self.rtx_payload_types.get(packet.payload_type)
+                if rtx_type is not None:
+                    packet = wrap_rtx(
+                        packet,
+                        payload_type=rtx_type,
+                        sequence_number=self._rtx_sequence,
+                        ssrc=self.rtx_ssrc,
+                    )
+                    self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
+                await self.sender.transport._send_rtp(packet.serialize(self._extensions_map))
+                resent += 1
+        except ConnectionError:
+            pass  # the subscriber is gone; nothing more to resend
+        finally:
+            if len(self._resent) > 2 * HISTORY_SIZE:
+                self._resent = {
+                    seq: t for seq, t in self._resent.items() if now - t < MIN_RESEND_INTERVAL_S
+                }
+            self._on_nack(len(lost), resent)
+
     def set_report_clock(self, ntp_timestamp: int, rtp_timestamp: int) -> None:
         """The NTP/RTP pair the sender's next RTCP SR carries (RFC 3550 section 6.4.1)."""
         s: Any = self.sender
         s._RTCRtpSender__ntp_timestamp = ntp_timestamp
         s._RTCRtpSender__rtp_timestamp = rtp_timestamp
+
+
+def guard_transport(transport: RTCDtlsTransport, on_drop: Callable[[], None]) -> None:
+    """Replace ``transport``'s RTP/RTCP entry points with ones that never raise.
+
+    aiortc 1.16 (rtcdtlstransport.py ``_handle_rtp_data``/``_handle_rtcp_data``) catches only
+    ValueError around parsing, but a header extension of the wrong length raises
+    struct.error (rtp.py ``HeaderExtensionsMap.get``: abs-send-time, audio level), as does a
+    REMB whose SSRC count exceeds its length (``unpack_remb_fci``, called while routing).
+    Either escapes into the transport's receive loop and ends the peer's whole connection.
+    Same routing as aiortc's, plus a cap on learned SSRCs (``MAX_SSRCS_PER_RECEIVER``).
+    Idempotent; a dropped packet calls ``on_drop``.
+    """
+    t: Any = transport
+    if getattr(t, "_sparkle_guarded", False):
+        return
+    t._sparkle_guarded = True
+    router: Any = t._rtp_router
+    ssrc_table: dict[int, Any] = router.ssrc_table
+    payload_type_table: dict[int, set[Any]] = router.payload_type_table
+    extensions_map: Any = t._rtp_header_extensions_map  # configured in place later
+
+    async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+        try:
+            packet = RtpPacket.parse(data, extensions_map)
+        except Exception:  # ValueError, struct.error, UnicodeDecodeError (a bad MID)
+            on_drop()
+            return
+        # RtpRouter.route_rtp, with its common case inlined (a known SSRC and a payload type
+        # of that receiver) and a cap before it learns an unknown SSRC.
+        receiver = ssrc_table.get(packet.ssrc)
+        if receiver is None:
+            if len(ssrc_table) >= MAX_SSRCS_PER_RECEIVER * max(1, len(router.receivers)):
+                on_drop()
+                return
+            receiver = router.route_rtp(packet)
+        elif receiver not in payload_type_table.get(packet.payload_type, ()):
+            receiver = None
+        if receiver is None:
+            on_drop()
+            return
+        try:
+            await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)
+        except Exception:
+            logger.debug("an RTP handler failed", exc_info=True)
+            on_drop()
+
+    async def handle_rtcp_data(data: bytes) -> None:
+        try:
+            packets = RtcpPacket.parse(data)
+        except Exception:
+            on_drop()
+            return
+        for packet in packets:
+            try:
+                for recipient in router.route_rtcp(packet):
+                    await recipient._handle_rtcp_packet(packet)
+            except Exception:
+                logger.debug("dropped an RTCP packet", exc_info=True)
+                on_drop()
+
+    t._handle_rtp_data = handle_rtp_data
+    t._handle_rtcp_data = handle_rtcp_data
 
 
 def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParameters]:

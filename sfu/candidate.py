@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from aiortc import RTCIceCandidate
+from aiortc import RTCIceCandidate, RTCPeerConnection
 
-from .errors import MediaError
+from .errors import MediaError, describe
 
 MAX_CANDIDATE_LENGTH = 1024  # real candidates are ~100-200 characters
 TYPES = ("host", "srflx", "prflx", "relay")
@@ -78,3 +78,28 @@ def parse_candidate(text: str, sdp_mid: str | None, sdp_mline_index: int | None)
         elif name == "tcptype":
             candidate.tcpType = value
     return candidate
+
+
+async def add_candidate(
+    pc: RTCPeerConnection, candidate: str, sdp_mid: str | None, sdp_mline_index: int | None
+) -> None:
+    """Add a trickled candidate ("" = end of candidates) to ``pc``, or raise MediaError."""
+    if not isinstance(candidate, str):
+        raise MediaError("ICE candidate must be a string")
+    if sdp_mid is None and sdp_mline_index is None:
+        raise MediaError("ICE candidate needs sdp_mid or sdp_mline_index")
+    if pc.remoteDescription is None:
+        raise MediaError("ICE candidate arrived before the offer")
+    transceivers = pc.getTransceivers()
+    known = sdp_mid in {t.mid for t in transceivers} or (
+        sdp_mid is None
+        and isinstance(sdp_mline_index, int)
+        and 0 <= sdp_mline_index < len(transceivers)
+    )
+    if not known:
+        raise MediaError("ICE candidate names an unknown m-section")
+    parsed = None if candidate == "" else parse_candidate(candidate, sdp_mid, sdp_mline_index)
+    try:
+        await pc.addIceCandidate(parsed)
+    except Exception as exc:
+        raise MediaError(f"ICE candidate could not be added: {describe(exc)}") from None

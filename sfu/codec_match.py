@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aiortc.codecs import is_rtx
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 
@@ -36,3 +37,8 @@ def find_payload_type(
         if same_codec(source, codec):
             return codec.payloadType
     return None
+
+
+def first_codec(codecs: Sequence[RTCRtpCodecParameters]) -> RTCRtpCodecParameters | None:
+    """The first media codec (not RTX) of a negotiated list: what a publisher sends."""
+    return next((c for c in codecs if not is_rtx(c)), None)

@@ -17,3 +17,9 @@ class SdpRejected(MediaError):
 
 class UnknownPeer(MediaError):
     """No peer with that id (it left or never existed)."""
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line, bounded description of an exception from aiortc, for a ``reason``."""
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

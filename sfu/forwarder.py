@@ -61,6 +61,7 @@ class TrackForwarder:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sender_report: tuple[int, int] | None = None  # (NTP 32.32, RTP ts)
         self._last_timestamp: int | None = None
+        self._closed = False
         self.tap = ReceiverTap(receiver, self._on_rtp, self._on_sender_report, self._on_drop)
 
     @property
@@ -89,7 +90,8 @@ class TrackForwarder:
         counters = self.counters
         counters.packets_received += 1
         counters.bytes_received += len(packet.payload)
-        self.media_ssrc = packet.ssrc
+        if packet.ssrc != self.media_ssrc:
+            self._new_source(packet.ssrc)
         self.codec = codec
         if self.track is None or self.muted:
             counters.packets_dropped += 1
@@ -126,7 +128,24 @@ class TrackForwarder:
                     continue
                 slot.awaiting_keyframe = False
                 slot_ntp = self._ntp_for(packet.timestamp, wall, codec.clockRate)
-            await slot.send(packet, payload_type, abs_send_time, now, slot_ntp)
+            try:
+                await slot.send(packet, payload_type, abs_send_time, now, slot_ntp)
+            except Exception:
+                # One subscriber's broken transport must not starve the others.
+                logger.debug("forwarding to %s failed", slot.subscriber_id, exc_info=True)
+                counters.packets_dropped += 1
+
+    def _new_source(self, ssrc: int) -> None:
+        """The publisher's SSRC changed (or its first packet): its sequence numbers and
+        timestamps start afresh, so every subscriber re-bases and, for video, waits for a
+        keyframe (RFC 3550 8.2); the old SR mapping no longer applies."""
+        first = self.media_ssrc is None
+        self.media_ssrc = ssrc
+        self._sender_report = None
+        self._last_timestamp = None
+        if not first:
+            for slot in self.slots:
+                slot.restart()
 
     def attach(self, slot: Slot) -> None:
         slot.attach(self)
@@ -157,7 +176,7 @@ class TrackForwarder:
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe now, or once the rate limit allows."""
-        if self.kind != "video" or self.media_ssrc is None:
+        if self.kind != "video" or self.media_ssrc is None or self._closed:
             return
         if self._limiter.allow(time.monotonic()):
             self._subscriber_asked = False
@@ -182,6 +201,7 @@ class TrackForwarder:
             logger.debug("PLI to %s failed", self.peer_id, exc_info=True)
 
     async def close(self) -> None:
+        self._closed = True
         self.detach_all()
         if self._deferred is not None:
             self._deferred.cancel()

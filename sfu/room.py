@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from aiortc import RTCRtpTransceiver, RTCSessionDescription
-from aiortc.codecs import is_rtx
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from .aiortc_hooks import gather_on, negotiated_codecs
-from .candidate import parse_candidate
+from .candidate import add_candidate
+from .codec_match import first_codec
 from .counters import MediaCounters
-from .errors import MediaError, SdpRejected, UnknownPeer
+from .errors import MediaError, SdpRejected, UnknownPeer, describe
 from .events import SOURCE_KIND, SOURCES, Kind, MediaEvents, PublishedTrack, Source
 from .forwarder import TrackForwarder
 from .peer import Peer
@@ -125,11 +124,20 @@ class MediaRoom:
             if peer.closed:
                 raise UnknownPeer(f"no peer {peer_id!r}")
             pc = peer.pc
+            # aiortc keeps a transceiver (and its transports) for every mid it was ever
+            # offered: re-offers with fresh mids would grow them without bound.
+            known = [t.mid for t in pc.getTransceivers()]
+            total = len(known) + len({s.mid for s in summary.sections} - set(known))
+            if total > settings.max_m_sections:
+                raise SdpRejected(
+                    f"the offers name {total} m-sections in all; "
+                    f"the limit is {settings.max_m_sections}"
+                )
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             except Exception as exc:
                 # aiortc's sdp.py asserts; whatever slipped past the guard ends up here.
-                raise SdpRejected(f"the offer could not be applied: {_describe(exc)}") from None
+                raise SdpRejected(f"the offer could not be applied: {describe(exc)}") from None
             gather_on(pc, settings.listen_addresses, settings.announced_address)
             published: list[TrackForwarder] = []
             for section in summary.sections:
@@ -141,7 +149,7 @@ class MediaRoom:
                 answer = await pc.createAnswer()
                 await pc.setLocalDescription(answer)
             except Exception as exc:
-                raise SdpRejected(f"no answer could be made: {_describe(exc)}") from None
+                raise SdpRejected(f"no answer could be made: {describe(exc)}") from None
             local = pc.localDescription
             result = Answer(sdp=local.sdp, mids=peer.mids())
         if missing:
@@ -203,7 +211,7 @@ class MediaRoom:
             speaker=self._speaker,
             pli_min_interval_s=self.settings.pli_min_interval_s,
         )
-        forwarder.codec = _first_codec(negotiated_codecs(transceiver))
+        forwarder.codec = first_codec(negotiated_codecs(transceiver))
         peer.forwarders[section.mid] = forwarder
         if refusal is not None:
             self._emit(self.events.track_refused, peer.peer_id, section.mid, source or "", refusal)
@@ -322,26 +330,7 @@ class MediaRoom:
     async def add_ice_candidate(
         self, peer_id: str, candidate: str, sdp_mid: str | None, sdp_mline_index: int | None
     ) -> None:
-        peer = self._peer(peer_id)
-        if not isinstance(candidate, str):
-            raise MediaError("ICE candidate must be a string")
-        if sdp_mid is None and sdp_mline_index is None:
-            raise MediaError("ICE candidate needs sdp_mid or sdp_mline_index")
-        if peer.pc.remoteDescription is None:
-            raise MediaError("ICE candidate arrived before the offer")
-        transceivers = peer.pc.getTransceivers()
-        known = sdp_mid in {t.mid for t in transceivers} or (
-            sdp_mid is None
-            and isinstance(sdp_mline_index, int)
-            and 0 <= sdp_mline_index < len(transceivers)
-        )
-        if not known:
-            raise MediaError("ICE candidate names an unknown m-section")
-        parsed = None if candidate == "" else parse_candidate(candidate, sdp_mid, sdp_mline_index)
-        try:
-            await peer.pc.addIceCandidate(parsed)
-        except Exception as exc:
-            raise MediaError(f"ICE candidate could not be added: {_describe(exc)}") from None
+        await add_candidate(self._peer(peer_id).pc, candidate, sdp_mid, sdp_mline_index)
 
     # --- control --------------------------------------------------------------------
 
@@ -409,12 +398,3 @@ class MediaRoom:
             handler(*args)
         except Exception:
             logger.exception("media event handler %s failed", getattr(handler, "__name__", "?"))
-
-
-def _first_codec(codecs: list[RTCRtpCodecParameters]) -> RTCRtpCodecParameters | None:
-    return next((c for c in codecs if not is_rtx(c)), None)
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -47,6 +47,7 @@ class Slot:
             on_started=lambda: on_started(self),
             on_keyframe_request=self._keyframe_requested,
             on_nack=self._nacked,
+            on_drop=self._dropped,
         )
         self.rewriter = StreamRewriter(90000 if self.kind == "video" else 48000)
         self.forwarder: TrackForwarder | None = None
@@ -100,6 +101,9 @@ class Slot:
         self.counters.pli_received += 1
         if self.forwarder is not None:
             self.forwarder.subscriber_wants_keyframe()
+
+    def _dropped(self) -> None:
+        self.counters.packets_dropped += 1
 
     def _nacked(self, lost: int, answered: int) -> None:
         self.counters.nack_received += lost

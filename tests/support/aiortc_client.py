@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,15 +27,17 @@ import av
 from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import RtcpSrPacket, RtpPacket
 
 from sfu.aiortc_hooks import gather_on
 from sfu.events import PublishedTrack
 
-from .media import PreEncodedVp8Track, mean_color
+from .media import PreEncodedVideoTrack, mean_color
 
 Exchange = Callable[[str, dict[str, str]], Awaitable[tuple[str, dict[str, str]]]]
 LOOPBACK = ("127.0.0.1",)
@@ -50,6 +53,32 @@ def room_exchange(room: Any, peer_id: str) -> Exchange:
     return exchange
 
 
+@dataclass(frozen=True)
+class WirePacket:
+    """One RTP packet as it reached a receive slot, before aiortc's receiver saw it."""
+
+    ssrc: int
+    payload_type: int
+    sequence_number: int
+    timestamp: int
+    marker: int
+    size: int
+    head: bytes  # the first payload bytes (codec descriptor / NAL header)
+    digest: int  # hash of the payload, to match it with what a publisher sent
+    at: float  # time.monotonic() on arrival
+    # RTX (RFC 4588 4): the original sequence number in the first two payload bytes.
+    original_sequence: int | None
+    dropped: bool  # thrown away by the test's ``drop_rtp`` (aiortc never saw it)
+
+
+@dataclass(frozen=True)
+class SenderReport:
+    ssrc: int
+    ntp_timestamp: int  # NTP 32.32
+    rtp_timestamp: int
+    at: float  # time.monotonic() on arrival
+
+
 @dataclass
 class Received:
     """What arrived on one receive slot."""
@@ -61,6 +90,8 @@ class Received:
     first_frame_at: float | None = None
     sid: str | None = None  # track sid from the last answer's mids
     last_frame_at: float | None = None
+    wire: list[WirePacket] = field(default_factory=list)  # every RTP packet, in arrival order
+    reports: list[SenderReport] = field(default_factory=list)  # RTCP SRs received
 
 
 class MediaClient:
@@ -71,8 +102,12 @@ class MediaClient:
         tracks: Sequence[tuple[str, MediaStreamTrack]] = (),
         audio_slots: int = 0,
         video_slots: int = 0,
+        video_codec: str | None = None,
     ) -> None:
         self.name = name
+        self.video_codec = video_codec  # e.g. "H264": our video tracks offer only that
+        # (receive mid, packet) -> True to drop it before aiortc's receiver sees it (loss).
+        self.drop_rtp: Callable[[str, RtpPacket], bool] | None = None
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.tracks = list(tracks)
         self.wanted = {"audio": audio_slots, "video": video_slots}
@@ -121,8 +156,10 @@ class MediaClient:
             for source, track in self.tracks:
                 transceiver = self.pc.addTransceiver(track, direction="sendonly")
                 self.senders[source] = transceiver.sender
-                if isinstance(track, PreEncodedVp8Track):
+                if isinstance(track, PreEncodedVideoTrack):
                     track.attach_to(transceiver.sender)
+                if self.video_codec is not None and transceiver.kind == "video":
+                    transceiver.setCodecPreferences(_preferring(self.video_codec))
         for kind in ("audio", "video"):
             have = sum(1 for t in self._receive_transceivers() if t.kind == kind)
             for _ in range(self.wanted[kind] - have):
@@ -155,7 +192,56 @@ class MediaClient:
         mid = transceiver.mid if transceiver is not None and transceiver.mid else "?"
         received = Received(mid=mid, kind=track.kind, sid=self.mids.get(mid))
         self.received[mid] = received
+        if transceiver is not None:
+            self._record(transceiver.receiver, received)
         self._spawn(self._consume(track, received))
+
+    def _record(self, receiver: Any, received: Received) -> None:
+        """Log every RTP packet and SR a receive slot gets (the wire as the SFU wrote it),
+        optionally dropping RTP before aiortc's receiver (and its NACK generator) sees it."""
+        handle_rtp = receiver._handle_rtp_packet
+        handle_rtcp = receiver._handle_rtcp_packet
+        rtx_types = set()
+
+        async def on_rtp(packet: RtpPacket, arrival_time_ms: int) -> None:
+            if not rtx_types:
+                rtx_types.update(
+                    c.payloadType
+                    for c in receiver._RTCRtpReceiver__codecs.values()
+                    if c.mimeType.lower().endswith("/rtx")
+                )
+            rtx = packet.payload_type in rtx_types and len(packet.payload) >= 2
+            drop = self.drop_rtp is not None and self.drop_rtp(received.mid, packet)
+            received.wire.append(
+                WirePacket(
+                    ssrc=packet.ssrc,
+                    payload_type=packet.payload_type,
+                    sequence_number=packet.sequence_number,
+                    timestamp=packet.timestamp,
+                    marker=packet.marker,
+                    size=len(packet.payload),
+                    head=packet.payload[:4],
+                    digest=hash(packet.payload),
+                    at=time.monotonic(),
+                    original_sequence=int.from_bytes(packet.payload[:2]) if rtx else None,
+                    dropped=drop,
+                )
+            )
+            if not drop:
+                await handle_rtp(packet, arrival_time_ms)
+
+        async def on_rtcp(packet: Any) -> None:
+            if isinstance(packet, RtcpSrPacket):
+                info = packet.sender_info
+                received.reports.append(
+                    SenderReport(
+                        packet.ssrc, info.ntp_timestamp, info.rtp_timestamp, time.monotonic()
+                    )
+                )
+            await handle_rtcp(packet)
+
+        receiver._handle_rtp_packet = on_rtp
+        receiver._handle_rtcp_packet = on_rtcp
 
     async def _consume(self, track: MediaStreamTrack, received: Received) -> None:
         loop = asyncio.get_running_loop()
@@ -213,6 +299,16 @@ class MediaClient:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _preferring(codec_name: str) -> list[Any]:
+    """Video capabilities reduced to one codec (and its RTX)."""
+    capabilities = RTCRtpSender.getCapabilities("video").codecs
+    return [
+        c
+        for c in capabilities
+        if c.mimeType.lower() in (f"video/{codec_name.lower()}", "video/rtx")
+    ]
 
 
 class RecordingEvents:

@@ -3,13 +3,14 @@
 - ``ColorVideoTrack``: solid-colour frames, so a subscriber can check it got *this*
   publisher's picture after decoding.
 - ``ToneAudioTrack``: a sine tone (loud enough to register as speech in the audio level).
-- ``PreEncodedVp8Track``: VP8 packets from its own fixed-bitrate encoder, with a keyframe
-  only at the start and when asked. aiortc's own sender re-creates its encoder (and so
-  emits a keyframe) whenever REMB moves the bitrate by >10% (codecs/vpx.py ``encode``);
-  a late-joiner test against such a publisher would pass even if the SFU never asked for
-  a keyframe. A track that yields ``av.Packet`` is only re-packetised by the sender
-  (rtcrtpsender.py ``_next_encoded_frame``), which ignores PLI, so ``attach_to`` routes the
-  sender's PLI/FIR callback (``_send_keyframe``, guarded in test_aiortc_hooks.py) here.
+- ``PreEncodedVideoTrack``: VP8 (libvpx) or H.264 (libx264, Annex-B) packets from its own
+  fixed-bitrate encoder, with a keyframe (an IDR for H.264) only at the start and when
+  asked. aiortc's own sender re-creates its encoder (and so emits a keyframe) whenever
+  REMB moves the bitrate by >10% (codecs/vpx.py ``encode``); a late-joiner test against
+  such a publisher would pass even if the SFU never asked for a keyframe. A track that
+  yields ``av.Packet`` is only re-packetised by the sender (rtcrtpsender.py
+  ``_next_encoded_frame``), which ignores PLI, so ``attach_to`` routes the sender's PLI/FIR
+  callback (``_send_keyframe``, guarded in test_aiortc_hooks.py) here.
 """
 
 from __future__ import annotations
@@ -81,13 +82,14 @@ class ToneAudioTrack(AudioStreamTrack):
         return out
 
 
-class PreEncodedVp8Track(MediaStreamTrack):
+class PreEncodedVideoTrack(MediaStreamTrack):
     kind = "video"
 
     def __init__(
         self,
         color: tuple[int, int, int],
         *,
+        codec: str = "vp8",
         width: int = 160,
         height: int = 120,
         fps: int = 15,
@@ -95,21 +97,43 @@ class PreEncodedVp8Track(MediaStreamTrack):
     ) -> None:
         super().__init__()
         self.color = color
+        self.codec_name = codec
         self.fps = fps
         self.keyframes = 0
         self.keyframe_requests = 0
         self._force = True  # the very first frame must be a keyframe
         self._index = 0
         self._start: float | None = None
-        codec = av.CodecContext.create("libvpx", "w")
-        codec.width = width
-        codec.height = height
-        codec.pix_fmt = "yuv420p"
-        codec.bit_rate = bitrate
-        codec.gop_size = 1_000_000  # kf_max_dist: never a keyframe by itself
-        codec.time_base = fractions.Fraction(1, fps)
-        codec.options = {"deadline": "realtime", "lag-in-frames": "0", "cpu-used": "8"}
-        self._codec = codec
+        if codec == "vp8":
+            context = av.CodecContext.create("libvpx", "w")
+            options = {"deadline": "realtime", "lag-in-frames": "0", "cpu-used": "8"}
+        elif codec == "h264":
+            # Annex-B with SPS/PPS in band before every IDR (no global header), baseline
+            # like aiortc's own H264 encoder; "forced-idr" makes a requested I frame an IDR,
+            # not a recovery-point I frame a fresh decoder cannot start on.
+            context = av.CodecContext.create("libx264", "w")
+            context.profile = "Baseline"
+            options = {
+                "preset": "ultrafast",
+                "tune": "zerolatency",
+                "forced-idr": "1",
+                "x264-params": "keyint=100000:min-keyint=100000:scenecut=0",
+            }
+        else:
+            raise ValueError(f"no pre-encoder for {codec!r}")
+        context.width = width
+        context.height = height
+        context.pix_fmt = "yuv420p"
+        context.bit_rate = bitrate
+        context.gop_size = 1_000_000  # never a keyframe by itself
+        context.time_base = fractions.Fraction(1, fps)
+        context.options = options
+        self._codec = context
+        self._frame = solid_frame(color, width, height).reformat(format="yuv420p")
+
+    def set_color(self, color: tuple[int, int, int]) -> None:
+        self.color = color
+        width, height = self._frame.width, self._frame.height
         self._frame = solid_frame(color, width, height).reformat(format="yuv420p")
 
     def request_keyframe(self) -> None:
@@ -142,3 +166,7 @@ class PreEncodedVp8Track(MediaStreamTrack):
         packet.pts = self._index * (VIDEO_CLOCK // self.fps)
         packet.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         return packet
+
+
+# The name the first tests used.
+PreEncodedVp8Track = PreEncodedVideoTrack

@@ -13,14 +13,25 @@ import aioice
 import aiortc
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
-from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc import rtcpeerconnection as aiortc_pc
+from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
 from aiortc.rtcrtpparameters import (
+    RTCRtcpParameters,
     RTCRtpCodecParameters,
     RTCRtpDecodingParameters,
+    RTCRtpHeaderExtensionParameters,
+    RTCRtpParameters,
     RTCRtpReceiveParameters,
     RTCRtpRtxParameters,
+    RTCRtpSendParameters,
 )
-from aiortc.rtp import RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket, RtpPacket
+from aiortc.rtp import (
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtpPacket,
+)
 
 from sfu import aiortc_hooks
 from sfu.aiortc_hooks import PRIVATE_NAMES, ReceiverTap, SenderTap, gather_on
@@ -85,8 +96,28 @@ def test_signatures(function, parameters):
         (RTCDtlsTransport._handle_rtp_data, "receiver._handle_rtp_packet(packet, arrival_time_ms"),
         # receive() starts the decoder thread we stop.
         (RTCRtpReceiver.receive, "self.__decoder_thread.start()"),
-        # aiortc answers NACKs from this history, keyed like we store it.
-        (RTCRtpSender._retransmit, "self.__rtp_history.get(sequence_number % RTP_HISTORY_SIZE)"),
+        # aiortc's own sender answers NACKs only here; SenderTap answers them instead.
+        (RTCRtpSender._handle_rtcp_packet, "await self._retransmit(seq)"),
+        # The answer announces the RTX SSRC SenderTap.answer_nack sends from.
+        (
+            aiortc_pc.create_media_description_for_transceiver,
+            "items=[transceiver.sender._ssrc, transceiver.sender._rtx_ssrc]",
+        ),
+        # The receive loop calls the per-instance entry points guard_transport replaces ...
+        (RTCDtlsTransport._recv_next, "await self._handle_rtp_data(data, arrival_time_ms="),
+        (RTCDtlsTransport._recv_next, "await self._handle_rtcp_data(data)"),
+        # ... which mirror these (parse with the transport's map, route with its router).
+        (RTCDtlsTransport._handle_rtp_data, "parse(data, self._rtp_header_extensions_map)"),
+        (RTCDtlsTransport._handle_rtp_data, "receiver = self._rtp_router.route_rtp(packet)"),
+        (RTCDtlsTransport._handle_rtcp_data, "self._rtp_router.route_rtcp(packet)"),
+        # The router learns unknown SSRCs into this table (what MAX_SSRCS_PER_RECEIVER caps).
+        (RtpRouter.route_rtp, "self.ssrc_table[packet.ssrc] = pt_receiver"),
+        # guard_transport inlines route_rtp's first case from these two tables.
+        (RtpRouter.route_rtp, "ssrc_receiver = self.ssrc_table.get(packet.ssrc)"),
+        (RtpRouter.route_rtp, "self.payload_type_table.get(packet.payload_type, set())"),
+        (RtpRouter.route_rtp, "if ssrc_receiver is not None and ssrc_receiver in pt_receivers:"),
+        # ... and relies on the tables never being replaced, only filled.
+        (RtpRouter.__init__, "self.ssrc_table: dict[int, RtpReceiver] = {}"),
         # PLI and FIR arrive through _send_keyframe.
         (RTCRtpSender._handle_rtcp_packet, "self._send_keyframe()"),
         # SRs carry the fields SenderTap.set_report_clock writes.
@@ -158,8 +189,10 @@ async def test_sender_tap_history_counters_and_keyframe_requests():
             on_started=lambda: None,
             on_keyframe_request=lambda: requests.append(None),
             on_nack=lambda lost, answered: nacks.append((lost, answered)),
+            on_drop=lambda: None,
         )
         assert tap.ssrc == sender._ssrc
+        assert tap.rtx_ssrc == sender._rtx_ssrc
         packet = RtpPacket(payload_type=96, sequence_number=300, ssrc=tap.ssrc, payload=b"abc")
         with pytest.raises(ConnectionError):  # not connected: nothing sent, history kept
             await tap.write(packet)
@@ -190,5 +223,152 @@ async def test_gather_on_binds_loopback_and_announces_the_configured_address():
         assert {c.host for c in gatherer._connection.local_candidates} == {"127.0.0.1"}
         candidates = [x for x in pc.localDescription.sdp.splitlines() if "candidate:" in x]
         assert candidates and all(" 203.0.113.7 " in line for line in candidates)
+    finally:
+        await pc.close()
+
+
+H264 = RTCRtpCodecParameters(
+    mimeType="video/H264",
+    clockRate=90000,
+    payloadType=102,
+    parameters={"packetization-mode": "1", "profile-level-id": "42e01f"},
+)
+H264_RTX = RTCRtpCodecParameters(
+    mimeType="video/rtx", clockRate=90000, payloadType=103, parameters={"apt": 102}
+)
+
+
+async def test_sender_tap_pairs_each_payload_type_with_its_own_rtx_type():
+    """aiortc's sender keeps only the RTX type of the first codec (rtcrtpsender.py send());
+    an H.264 packet to a subscriber that listed VP8 first needs apt=102's type, not 97."""
+    pc = RTCPeerConnection()
+    try:
+        sender = pc.addTransceiver("video").sender
+        started: list[None] = []
+        tap = SenderTap(
+            sender,
+            on_started=lambda: started.append(None),
+            on_keyframe_request=lambda: None,
+            on_nack=lambda lost, answered: None,
+            on_drop=lambda: None,
+        )
+        await sender.send(
+            RTCRtpSendParameters(
+                codecs=[VP8, RTX, H264, H264_RTX], muxId="0", rtcp=RTCRtcpParameters(cname="x")
+            )
+        )
+        assert started == [None]
+        assert tap.rtx_payload_types == {96: 97, 102: 103}
+        await sender.stop()
+    finally:
+        await pc.close()
+
+
+def _abs_send_time_map(transport: RTCDtlsTransport) -> None:
+    transport._rtp_header_extensions_map.configure(
+        RTCRtpParameters(
+            headerExtensions=[
+                RTCRtpHeaderExtensionParameters(
+                    id=3, uri="http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+                )
+            ]
+        )
+    )
+
+
+# abs-send-time (id 3) with 2 bytes instead of 3 (one-byte header, RFC 8285 4.2: L=1).
+BAD_ABS_SEND_TIME = bytes.fromhex("906000050000000700000009bede0001310102000000") + b"\x90"
+# A REMB claiming 12 SSRCs but carrying 2 (aiortc's unpack_remb_fci raises struct.error).
+BAD_REMB = bytes.fromhex("8fce0006000000010000000052454d420c0186a00000000100000002")
+
+
+async def test_aiortc_itself_dies_on_these_packets():
+    """Control for the guard below: unguarded, these escape the receive loop."""
+    import struct
+
+    pc = RTCPeerConnection()
+    try:
+        transport = pc.addTransceiver("video").sender.transport
+        _abs_send_time_map(transport)
+        with pytest.raises(struct.error):
+            await RTCDtlsTransport._handle_rtp_data(transport, BAD_ABS_SEND_TIME, 0)
+        with pytest.raises(struct.error):
+            await RTCDtlsTransport._handle_rtcp_data(transport, BAD_REMB)
+    finally:
+        await pc.close()
+
+
+async def test_guard_transport_drops_what_aiortc_chokes_on_and_caps_ssrcs():
+    pc = RTCPeerConnection()
+    drops: list[None] = []
+    received: list[int] = []
+
+    async def on_rtp(packet: RtpPacket, codec: RTCRtpCodecParameters) -> None:
+        received.append(packet.ssrc)
+
+    try:
+        receiver = pc.addTransceiver("video").receiver
+        receiver._track = aiortc.rtcrtpreceiver.RemoteStreamTrack(kind="video")
+        ReceiverTap(receiver, on_rtp, lambda sr: None, lambda: drops.append(None))
+        await receiver.receive(
+            RTCRtpReceiveParameters(
+                codecs=[VP8], encodings=[RTCRtpDecodingParameters(ssrc=1234, payloadType=96)]
+            )
+        )
+        transport = receiver.transport
+        _abs_send_time_map(transport)
+        await transport._handle_rtp_data(BAD_ABS_SEND_TIME, 0)
+        await transport._handle_rtcp_data(BAD_REMB)
+        await transport._handle_rtp_data(b"\x80", 0)
+        assert len(drops) == 3
+        # A peer spraying SSRCs with a valid payload type: a bounded number is learned.
+        for ssrc in range(5000, 5100):
+            packet = RtpPacket(payload_type=96, sequence_number=1, ssrc=ssrc, payload=b"\x10")
+            await transport._handle_rtp_data(packet.serialize(), 0)
+        router = transport._rtp_router
+        assert len(router.ssrc_table) == aiortc_hooks.MAX_SSRCS_PER_RECEIVER
+        assert len(receiver._RTCRtpReceiver__remote_streams) < aiortc_hooks.MAX_SSRCS_PER_RECEIVER
+        assert len(drops) == 3 + 100 - (aiortc_hooks.MAX_SSRCS_PER_RECEIVER - 1)
+        # The signalled SSRC still gets through.
+        packet = RtpPacket(payload_type=96, sequence_number=2, ssrc=1234, payload=b"\x10")
+        await transport._handle_rtp_data(packet.serialize(), 0)
+        assert received[-1] == 1234
+        await receiver.stop()
+    finally:
+        await pc.close()
+
+
+async def test_receiver_tap_does_not_walk_a_sequence_number_jump():
+    """aiortc's NackGenerator loops over every number of a jump (32767 per packet at most);
+    the tap resets it instead, and a new SSRC starts a fresh NACK state."""
+    pc = RTCPeerConnection()
+
+    async def on_rtp(packet: RtpPacket, codec: RTCRtpCodecParameters) -> None:
+        pass
+
+    try:
+        receiver = pc.addTransceiver("video").receiver
+        receiver._track = aiortc.rtcrtpreceiver.RemoteStreamTrack(kind="video")
+        ReceiverTap(receiver, on_rtp, lambda sr: None, lambda: None)
+        await receiver.receive(
+            RTCRtpReceiveParameters(
+                codecs=[VP8], encodings=[RTCRtpDecodingParameters(ssrc=1234, payloadType=96)]
+            )
+        )
+        nack = receiver._RTCRtpReceiver__nack_generator
+        for seq in (10, 12, 30000):
+            await receiver._handle_rtp_packet(
+                RtpPacket(payload_type=96, sequence_number=seq, ssrc=1234, payload=b"\x10"), 0
+            )
+        assert nack.max_seq == 30000 and nack.missing == set()
+        await receiver._handle_rtp_packet(
+            RtpPacket(payload_type=96, sequence_number=30003, ssrc=1234, payload=b"\x10"), 0
+        )
+        assert nack.missing == {30001, 30002}  # ordinary loss is still NACKed
+        await receiver._handle_rtp_packet(
+            RtpPacket(payload_type=96, sequence_number=7, ssrc=4321, payload=b"\x10"), 0
+        )
+        assert nack.max_seq == 7 and nack.missing == set()
+        await receiver.stop()
     finally:
         await pc.close()
