@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from sfu.counters import MediaCounters
@@ -292,6 +292,9 @@ class RoomRegistry:
         self.clock = clock
         self._store = store
         self._rooms: dict[str, LiveRoom] = {}
+        # Counters of rooms that have ended: Prometheus counters must never go down, so what a
+        # closed room forwarded stays in the totals (gauges are current values and are not kept).
+        self._retired = MediaCounters()
         self._connections: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -344,7 +347,7 @@ class RoomRegistry:
                     room.closed = True
                     if self._rooms.get(room.name) is room:
                         del self._rooms[room.name]
-                    await room.close_media()
+                    await self._close_media(room)
                     raise
                 return room, participant
 
@@ -358,7 +361,7 @@ class RoomRegistry:
             room.closed = True
             if self._rooms.get(room.name) is room:
                 del self._rooms[room.name]
-        await room.close_media()
+        await self._close_media(room)
 
     def _get_or_create(self, name: str) -> LiveRoom:
         room = self._rooms.get(name)
@@ -384,6 +387,11 @@ class RoomRegistry:
         self._rooms[name] = room
         return room
 
+    async def _close_media(self, room: LiveRoom) -> None:
+        await room.close_media()
+        ended = replace(room.media.counters, tracks_published=0, tracks_subscribed=0)
+        self._retired.add(ended)
+
     async def close_room(self, name: str) -> None:
         """The room was deleted through the API: everyone gets room_deleted and is closed."""
         room = self._rooms.pop(name, None)
@@ -396,10 +404,10 @@ class RoomRegistry:
         error = SparkleError(ErrorCode.ROOM_DELETED).to_ws()
         for participant in participants:
             participant.connection.terminate(error, _close_code(ErrorCode.ROOM_DELETED))
-        await room.close_media()
+        await self._close_media(room)
 
     def snapshot(self) -> MetricsSnapshot:
-        media = MediaCounters()
+        media = replace(self._retired)
         participants = 0
         for room in self._rooms.values():
             media.add(room.media.counters)
@@ -424,7 +432,7 @@ class RoomRegistry:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         for room in rooms:
-            await room.close_media()
+            await self._close_media(room)
         if self._tasks:
             # Sessions' endings (leave, close handshake) started before or during shutdown.
             _done, late = await asyncio.wait(list(self._tasks), timeout=SHUTDOWN_GRACE_S)

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
@@ -264,3 +265,39 @@ async def test_muted_before_publishing_is_announced_and_not_forwarded(
                 )
             finally:
                 await media.close()
+
+
+def _metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+async def test_forwarding_totals_survive_the_room_ending(server: RunningServer) -> None:
+    # Regression: the totals were summed over live rooms only, so /metrics counters went
+    # back to 0 when a meeting ended (Prometheus counters must never decrease).
+    async with aiohttp.ClientSession() as http:
+        async with (
+            participant(server, "ending", "alice", [("camera", ColorVideoTrack(RED))]) as alice,
+            participant(server, "ending", "bob") as bob,
+        ):
+            camera = track_sid(
+                bob.joined["tracks"] or [(await bob.ws.wait_for("track_published"))["track"]],
+                alice.sid,
+                "camera",
+            )
+            await bob.media.wait_until(lambda: bob.sees(camera, RED), timeout=15)
+            async with http.get(server.url("/metrics")) as response:
+                during = _metric(await response.text(), "sparkle_packets_forwarded_total")
+            assert during > 0
+        for _ in range(100):
+            if server.app[ROOMS].live_room("ending") is None:
+                break
+            await asyncio.sleep(0.05)
+        assert server.app[ROOMS].live_room("ending") is None
+        async with http.get(server.url("/metrics")) as response:
+            text = await response.text()
+        assert _metric(text, "sparkle_packets_forwarded_total") >= during
+        assert _metric(text, "sparkle_tracks_published") == 0
+        assert _metric(text, "sparkle_rooms") == 0
