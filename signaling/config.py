@@ -7,6 +7,7 @@ environment (``SPARKLE_<NAME>``) < command-line flags. docs/configuration.md is 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import secrets
@@ -288,6 +289,20 @@ def validate(config: Config) -> None:
         raise ConfigError("setting 'clock_skew_s' must not be negative")
     if not _split(config.rtc_listen_addresses):
         raise ConfigError("setting 'rtc_listen_addresses' needs at least one address")
+    for name, value in (
+        ("rtc_listen_addresses", config.rtc_listen_addresses),
+        ("rtc_announced_address", config.rtc_announced_address),
+    ):
+        for address in _split(value):
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ConfigError(
+                    f"setting {name!r}: {address!r} is not an IP address "
+                    "(ICE candidates carry addresses, not host names)"
+                ) from None
+    if "," in config.rtc_announced_address:
+        raise ConfigError("setting 'rtc_announced_address' takes one address")
     if config.log_level not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"log_level {config.log_level!r} is not one of debug/info/warning/error")
     if config.log_format not in ("text", "json"):

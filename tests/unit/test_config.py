@@ -71,6 +71,18 @@ def test_env_values_are_parsed_by_type() -> None:
         ({"SPARKLE_LOG_LEVEL": "loud"}, "log_level 'loud' is not one of"),
         ({"SPARKLE_LOG_FORMAT": "xml"}, "log_format 'xml' is not one of text/json"),
         ({"SPARKLE_RTC_LISTEN_ADDRESSES": " , "}, "needs at least one address"),
+        (
+            {"SPARKLE_RTC_LISTEN_ADDRESSES": "127.0.0.1,localhost"},
+            "'rtc_listen_addresses': 'localhost' is not an IP address",
+        ),
+        (
+            {"SPARKLE_RTC_ANNOUNCED_ADDRESS": "meet.example.com"},
+            "'rtc_announced_address': 'meet.example.com' is not an IP address",
+        ),
+        (
+            {"SPARKLE_RTC_ANNOUNCED_ADDRESS": "192.0.2.1,192.0.2.2"},
+            "'rtc_announced_address' takes one address",
+        ),
         ({"SPARKLE_API_KEY": "APIx"}, "set both SPARKLE_API_KEY and SPARKLE_API_SECRET"),
     ],
 )
