@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpTransceiver
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+)
 
 from .forwarder import TrackForwarder
 from .settings import SfuSettings
@@ -13,12 +19,25 @@ from .slot import Slot
 
 def rtc_configuration(settings: SfuSettings) -> RTCConfiguration:
     """Always an explicit server list: RTCConfiguration() without one contacts Google's
-    public STUN server (aiortc RTCIceGatherer.getDefaultIceServers)."""
+    public STUN server (aiortc RTCIceGatherer.getDefaultIceServers).
+
+    Always max-bundle. With aiortc's default, balanced, a transceiver created for the
+    second m-section of a kind in one offer shares the transport of the first one of that
+    kind and is flagged bundled (rtcpeerconnection.py ``__createTransceiver``); when the
+    offer's BUNDLE group then moves the first one onto the group's transport, aiortc stops
+    that shared transport but skips the flagged transceiver (``setRemoteDescription``,
+    "remove bundled transports"). Its m-section is answered with port 9 and no candidates
+    and ``__connect`` never starts its sender: a receive slot in a first offer that also
+    carries the client's own track of that kind never got a packet. Max-bundle puts every
+    transceiver on the first one's transport, which is what the answer's BUNDLE group
+    (aiortc always bundles every m-section) says anyway.
+    """
     return RTCConfiguration(
         iceServers=[
             RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
             for s in settings.ice_servers
-        ]
+        ],
+        bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
     )
 
 
@@ -35,6 +54,8 @@ class Peer:
         self.slots: dict[str, Slot] = {}  # by the peer's mid
         self.offered = False
         self.renegotiation: asyncio.Handle | None = None
+        # The (audio, video) slot counts last asked for; never asked twice for the same.
+        self.last_request: tuple[int, int] | None = None
         self.closed = False
 
     def transceiver(self, mid: str) -> RTCRtpTransceiver | None:

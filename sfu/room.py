@@ -138,7 +138,12 @@ class MediaRoom:
             except Exception as exc:
                 # aiortc's sdp.py asserts; whatever slipped past the guard ends up here.
                 raise SdpRejected(f"the offer could not be applied: {describe(exc)}") from None
-            gather_on(pc, settings.listen_addresses, settings.announced_address)
+            gather_on(
+                pc,
+                settings.listen_addresses,
+                settings.announced_address,
+                settings.udp_buffer_bytes,
+            )
             published: list[TrackForwarder] = []
             for section in summary.sections:
                 if section.kind in KINDS:
@@ -152,7 +157,10 @@ class MediaRoom:
                 raise SdpRejected(f"no answer could be made: {describe(exc)}") from None
             local = pc.localDescription
             result = Answer(sdp=local.sdp, mids=peer.mids())
-        if missing:
+        if missing and self._wanted_slots(peer) != peer.last_request:
+            # Asking again for counts this offer already answered would loop forever with a
+            # client that cannot add slots (seen with port-0 bundle-only sections): ask only
+            # when the counts change, i.e. when a track comes or goes.
             self._schedule_renegotiation(peer)
         for forwarder in published:
             self._announce(forwarder)
@@ -169,7 +177,7 @@ class MediaRoom:
         transceiver = peer.transceiver(mid)
         if transceiver is None:
             return
-        active = section.port != 0
+        active = section.port != 0 or section.bundle_only
         sending = active and section.direction in SENDING
         forwarder = peer.forwarders.get(mid)
         if forwarder is None and sending:
@@ -245,12 +253,11 @@ class MediaRoom:
             return
         self._emit(self.events.track_published, forwarder.track)
         for other in list(self._peers.values()):
-            if (
-                other.peer_id != forwarder.peer_id
-                and other.subscribe
-                and other.offered
-                and self._reconcile(other, report_changes=True)
-            ):
+            if other.peer_id == forwarder.peer_id or not other.subscribe:
+                continue
+            # A subscriber that has not offered yet had nothing to offer (no track of its
+            # own, nothing published when it joined): its client waits to be asked.
+            if not other.offered or self._reconcile(other, report_changes=True):
                 self._schedule_renegotiation(other)
 
     def _unpublish(self, forwarder: TrackForwarder) -> None:
@@ -309,10 +316,8 @@ class MediaRoom:
         if peer.renegotiation is None and not peer.closed:
             peer.renegotiation = asyncio.get_running_loop().call_soon(self._renegotiate, peer)
 
-    def _renegotiate(self, peer: Peer) -> None:
-        peer.renegotiation = None
-        if peer.closed:
-            return
+    def _wanted_slots(self, peer: Peer) -> tuple[int, int]:
+        """(audio, video) receive slots ``peer`` needs for everything the others publish."""
         counts: dict[str, int] = {}
         for kind in KINDS:
             wanted = sum(
@@ -323,7 +328,14 @@ class MediaRoom:
                 if f.published and f.kind == kind
             )
             counts[kind] = max(wanted, len(peer.open_slots(kind)))
-        self._emit(self.events.renegotiation_needed, peer.peer_id, counts["audio"], counts["video"])
+        return counts["audio"], counts["video"]
+
+    def _renegotiate(self, peer: Peer) -> None:
+        peer.renegotiation = None
+        if peer.closed:
+            return
+        audio, video = peer.last_request = self._wanted_slots(peer)
+        self._emit(self.events.renegotiation_needed, peer.peer_id, audio, video)
 
     # --- trickle ICE ----------------------------------------------------------------
 

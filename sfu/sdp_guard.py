@@ -56,6 +56,7 @@ class MediaSection:
     direction: str  # as the client wrote it (sendonly = the client publishes)
     port: int
     codecs: tuple[str, ...]  # lower-case encoding names
+    bundle_only: bool = False  # a=bundle-only (RFC 8843 section 6): port 0 is not a rejection
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,7 @@ class _Parser:
             payload_types = []
         mid: str | None = None
         direction = "sendrecv"
+        bundle_only = False
         ice = self.session_ice
         fingerprint = self.session_fingerprint
         rtcp_mux = False
@@ -197,6 +199,8 @@ class _Parser:
                 mid = value
             elif name in DIRECTIONS:
                 direction = name
+            elif name == "bundle-only":
+                bundle_only = True
             elif name in ("ice-ufrag", "ice-pwd"):
                 _check_token_value(number, name, value)
                 ice = ice or name == "ice-pwd"
@@ -239,7 +243,7 @@ class _Parser:
                     f"{where} offers no supported {kind} codec "
                     f"({', '.join(s.upper() if s != 'opus' else 'Opus' for s in supported)})"
                 )
-        return MediaSection(index, kind, mid, direction, port, names)
+        return MediaSection(index, kind, mid, direction, port, names, bundle_only)
 
     def _fingerprint(self, number: int, value: str) -> None:
         if not _FINGERPRINT.fullmatch(value):

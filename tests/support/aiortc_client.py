@@ -25,6 +25,7 @@ from typing import Any
 
 import av
 from aiortc import (
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
     RTCRtpSender,
@@ -103,12 +104,22 @@ class MediaClient:
         audio_slots: int = 0,
         video_slots: int = 0,
         video_codec: str | None = None,
+        wait_when_empty: bool = False,
     ) -> None:
         self.name = name
+        # True: like the browser client, make no offer without m-sections (wait to be
+        # asked); False: offer anyway (the server answers and asks for the slots it needs).
+        self.wait_when_empty = wait_when_empty
         self.video_codec = video_codec  # e.g. "H264": our video tracks offer only that
         # (receive mid, packet) -> True to drop it before aiortc's receiver sees it (loss).
         self.drop_rtp: Callable[[str, RtpPacket], bool] | None = None
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # max-bundle, like the browser client (web/js/peer.js). aiortc's default, balanced,
+        # gives a second m-section of a kind the first one's transport, which its BUNDLE
+        # handling then stops (see sfu/peer.py): an offer with own tracks and receive
+        # slots would lose a slot on the client's side already.
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
         self.tracks = list(tracks)
         self.wanted = {"audio": audio_slots, "video": video_slots}
         self.sources: dict[str, str] = {}  # our mid -> source
@@ -164,6 +175,10 @@ class MediaClient:
             have = sum(1 for t in self._receive_transceivers() if t.kind == kind)
             for _ in range(self.wanted[kind] - have):
                 self.pc.addTransceiver(kind, direction="recvonly")
+        if self.wait_when_empty and not self.pc.getTransceivers():
+            # Like web/js/peer.js: an offer without m-sections means nothing; the server
+            # asks (renegotiate) once there is something to receive.
+            return
         gather_on(self.pc, LOOPBACK, None)
         offer = await self.pc.createOffer()
         await self.pc.setLocalDescription(offer)
@@ -356,9 +371,18 @@ async def join(
     ),
     subscribe: bool = True,
 ) -> MediaClient:
-    """Add ``client`` to an in-process room as peer ``client.name`` and negotiate."""
+    """Add ``client`` to an in-process room as peer ``client.name`` and negotiate.
+
+    Like the browser client after ``joined``, a subscriber's first offer has a receive slot
+    for every track already published by the others (at least as many as it asked for).
+    """
     await room.add_peer(client.name, allowed_sources=allowed_sources, subscribe=subscribe)
     events.clients[client.name] = client
+    if subscribe:
+        others = [t for t in room.published_tracks() if t.peer_id != client.name]
+        for kind in ("audio", "video"):
+            wanted = sum(1 for t in others if t.kind == kind)
+            client.wanted[kind] = max(client.wanted[kind], wanted)
     await client.connect(room_exchange(room, client.name))
     return client
 
@@ -368,18 +392,11 @@ def sources_of(mapping: Mapping[str, str]) -> set[str]:
 
 
 def loopback_settings(**overrides: Any) -> Any:
-    """SfuSettings for tests: loopback only, no ICE servers, the documented limits."""
-    from sfu.settings import SfuSettings
+    """SfuSettings for tests: loopback only, no ICE servers, the configured defaults
+    (signaling/config.py is the one place limits are defined)."""
+    from dataclasses import replace
 
-    values: dict[str, Any] = {
-        "listen_addresses": LOOPBACK,
-        "announced_address": None,
-        "ice_servers": (),
-        "max_sdp_bytes": 65536,
-        "max_sdp_lines": 2000,
-        "max_m_sections": 64,
-        "pli_min_interval_s": 0.5,
-        "speaker_interval_s": 0.3,
-    }
-    values.update(overrides)
-    return SfuSettings(**values)
+    from signaling.config import load
+
+    settings = load(env={}, overrides={"rtc_listen_addresses": ",".join(LOOPBACK)}).sfu_settings()
+    return replace(settings, ice_servers=(), **overrides)

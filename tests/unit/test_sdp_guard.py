@@ -42,6 +42,22 @@ def test_a_real_offer_passes_and_is_summarised(offer):
     assert "opus" in summary.sections[0].codecs and "vp8" in summary.sections[1].codecs
 
 
+def test_bundle_only_is_recorded(offer):
+    # RFC 8843 section 6: Firefox under max-bundle sends port 0 + a=bundle-only for every
+    # m-section after the first; that is "in the bundle", not "rejected".
+    lines = offer.split("\r\n")
+    second = [i for i, line in enumerate(lines) if line.startswith("m=")][1]
+    kind, _port, rest = lines[second].split(" ", 2)
+    lines[second] = f"{kind} 0 {rest}"
+    lines.insert(second + 1, "a=bundle-only")
+    summary = check_offer("\r\n".join(lines), **LIMITS)
+    assert [(s.port == 0, s.bundle_only) for s in summary.sections] == [
+        (False, False),
+        (True, True),
+        (False, False),
+    ]
+
+
 def test_size_lines_and_sections_are_bounded(offer):
     assert rejected(offer, max_bytes=100) == f"SDP is {len(offer)} bytes; the limit is 100"
     lines = offer.count("\r\n")

@@ -102,18 +102,13 @@ export class Meeting extends EventTarget {
     const media = this.media;
     if (media.micAvailable) peer.publish('microphone', 'audio', media.mic, media.stream);
     if (media.cameraAvailable) peer.publish('camera', 'video', media.camera, media.stream);
-    // The first offer carries our own tracks; the server answers it and asks (`renegotiate`)
-    // for the receive slots it needs. Only a participant with nothing to send asks for the
-    // slots itself, since an offer without m-sections means nothing.
-    if (peer.hasSource('microphone') || peer.hasSource('camera')) {
-      peer.negotiate();
-    } else {
-      const others = [...this.tracks.values()].filter((t) => !this.self || t.participant_sid !== this.self.sid);
-      peer.setReceiveSlots({
-        audio: others.filter((t) => t.kind === 'audio').length,
-        video: others.filter((t) => t.kind === 'video').length,
-      });
-    }
+    // The first offer carries our own tracks and a receive slot for every track `joined`
+    // listed, so we see and hear the others without waiting for a `renegotiate` round trip.
+    const others = [...this.tracks.values()].filter((t) => !this.self || t.participant_sid !== this.self.sid);
+    peer.setReceiveSlots({
+      audio: others.filter((t) => t.kind === 'audio').length,
+      video: others.filter((t) => t.kind === 'video').length,
+    });
     this.#changed();
   }
 
