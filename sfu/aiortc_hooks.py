@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import queue
 import random
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,7 +42,8 @@ from aiortc import (
     RTCRtpTransceiver,
 )
 from aiortc.codecs import is_rtx
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpParameters
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_RTPFB_NACK,
@@ -53,8 +55,9 @@ from aiortc.rtp import (
     RtpPacket,
     pack_remb_fci,
     unwrap_rtx,
-    wrap_rtx,
 )
+
+from .rtp_header import ExtensionIds, HeaderWriter
 
 logger = logging.getLogger(__name__)
 
@@ -77,19 +80,21 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("RTCRtpSender", "_rtx_ssrc"),
     ("RTCRtpSender", "_send_keyframe"),
     ("RTCRtpSender", "_handle_rtcp_packet"),
-    ("RTCRtpSender", "_RTCRtpSender__rtp_history"),
-    ("RTCRtpSender", "_RTCRtpSender__rtp_header_extensions_map"),
     ("RTCRtpSender", "_RTCRtpSender__packet_count"),
     ("RTCRtpSender", "_RTCRtpSender__octet_count"),
     ("RTCRtpSender", "_RTCRtpSender__ntp_timestamp"),
     ("RTCRtpSender", "_RTCRtpSender__rtp_timestamp"),
-    ("RTCDtlsTransport", "_send_rtp"),
+    ("RTCDtlsTransport", "_state"),
+    ("RTCDtlsTransport", "_tx_srtp"),
     ("RTCDtlsTransport", "_handle_rtp_data"),
     ("RTCDtlsTransport", "_handle_rtcp_data"),
     ("RTCDtlsTransport", "_rtp_router"),
     ("RTCDtlsTransport", "_rtp_header_extensions_map"),
     ("RTCRtpTransceiver", "_codecs"),
     ("RTCIceGatherer", "_connection"),
+    ("RTCIceTransport", "_connection"),
+    ("Connection", "_nominated"),
+    ("Connection", "_protocols"),
 )
 
 # aiortc.rtcrtpsender keeps RTP_HISTORY_SIZE sent packets, keyed by seq % size.
@@ -250,9 +255,35 @@ def _new_stream_statistics(clock_rate: int) -> StreamStatistics:
     return stats
 
 
+# RFC 8285 extension URIs SenderTap writes (a=extmap), by the name HeaderWriter uses.
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+
+def extension_ids(parameters: RTCRtpParameters) -> ExtensionIds:
+    """The negotiated ids of the extensions we write (ids outside 1-255 are ignored,
+    RFC 8285 section 5)."""
+    ids = {e.uri: e.id for e in parameters.headerExtensions if 1 <= e.id <= 255}
+    return ExtensionIds(
+        mid=ids.get(MID_URI),
+        abs_send_time=ids.get(ABS_SEND_TIME_URI),
+        audio_level=ids.get(AUDIO_LEVEL_URI),
+    )
+
+
 class SenderTap:
     """Owns one subscriber-side RTCRtpSender: we write its RTP and answer NACKs, aiortc
-    keeps the rest of its RTCP (SR, SDES, BYE, RTT)."""
+    keeps the rest of its RTCP (SR, SDES, BYE, RTT).
+
+    The send path is synchronous and skips aiortc's and aioice's coroutine layers
+    (``RTCDtlsTransport._send_rtp`` -> ``RTCIceTransport._send`` -> ``Connection.send`` ->
+    ``sendto`` -> ``StunProtocol.send_data``), which only forward the bytes: the packet is
+    serialized by our ``HeaderWriter``, protected with the transport's own SRTP session and
+    handed to the nominated candidate pair's datagram transport, exactly what
+    ``StunProtocol.send_data`` does (for a relayed pair that transport is aioice's
+    ``TurnTransport``, which wraps it for TURN itself).
+    """
 
     def __init__(
         self,
@@ -268,13 +299,18 @@ class SenderTap:
         self.ssrc: int = s._ssrc
         # The SSRC aiortc announces for RTX in the answer (a=ssrc-group:FID ssrc rtx_ssrc).
         self.rtx_ssrc: int = s._rtx_ssrc
-        self._history: dict[int, RtpPacket] = s._RTCRtpSender__rtp_history
-        self._extensions_map: Any = s._RTCRtpSender__rtp_header_extensions_map
+        # Sent packets for NACKs, by seq % HISTORY_SIZE: (seq, serialized, header length).
+        # aiortc's own history (``__rtp_history``) would need an RtpPacket per packet.
+        self._history: list[tuple[int, bytes, int] | None] = [None] * HISTORY_SIZE
         # our payload type -> its RTX payload type (a=fmtp:<rtx> apt=<pt>, RFC 4588 8.6)
         self.rtx_payload_types: dict[int, int] = {}
+        self.writer = HeaderWriter(self.ssrc, "", ExtensionIds())
         self._rtx_sequence = random.randrange(1 << 15)
         self._resent: dict[int, float] = {}  # seq -> when last retransmitted
         self._on_nack = on_nack
+        self._dtls: Any = None
+        self._srtp: Any = None
+        self._nominated: dict[int, Any] = {}
         self.started = False
         original_send = sender.send
         original_rtcp = sender._handle_rtcp_packet
@@ -287,6 +323,8 @@ class SenderTap:
                     for codec in parameters.codecs
                     if is_rtx(codec) and isinstance(apt := codec.parameters.get("apt"), int)
                 }
+                self.writer = HeaderWriter(self.ssrc, parameters.muxId, extension_ids(parameters))
+                self._route()
                 self.started = True
                 on_started()
 
@@ -303,15 +341,50 @@ class SenderTap:
         s._send_keyframe = on_keyframe_request
         guard_transport(sender.transport, on_drop)
 
-    async def write(self, packet: RtpPacket) -> int:
-        """Send one rewritten packet; keep it for RTX; return the bytes sent."""
-        self._history[packet.sequence_number % HISTORY_SIZE] = packet
-        data = packet.serialize(self._extensions_map)
-        await self.sender.transport._send_rtp(data)
+    def _route(self) -> None:
+        """Capture the transport's SRTP session and ICE pairs (``send`` runs once DTLS is
+        connected, rtcpeerconnection.py ``__connect``)."""
+        dtls: Any = self.sender.transport
+        self._dtls = dtls
+        self._srtp = getattr(dtls, "_tx_srtp", None)
+        # Filled and cleared in place by aioice (Connection.check_complete / close).
+        self._nominated = dtls.transport._connection._nominated
+
+    def write(
+        self,
+        payload_type: int,
+        marker: int,
+        sequence_number: int,
+        timestamp: int,
+        payload: bytes,
+        abs_send_time: bytes | None,
+        audio_level: int | None,
+        csrc: Sequence[int] = (),
+    ) -> int:
+        """Serialize, keep for RTX, protect and send one packet; return the bytes sent.
+
+        Raises ConnectionError when the subscriber's transport is not (or no longer)
+        connected; the packet is then still kept for a NACK.
+        """
+        data, header_length = self.writer.packet(
+            payload_type, marker, sequence_number, timestamp, payload, abs_send_time,
+            audio_level, csrc,
+        )  # fmt: skip
+        self._history[sequence_number % HISTORY_SIZE] = (sequence_number, data, header_length)
+        self._send(data)
         s: Any = self.sender
         s._RTCRtpSender__packet_count += 1
-        s._RTCRtpSender__octet_count += len(packet.payload)
+        s._RTCRtpSender__octet_count += len(payload)
         return len(data)
+
+    def _send(self, data: bytes) -> None:
+        dtls = self._dtls
+        if dtls is None or dtls._state is not DtlsState.CONNECTED or self._srtp is None:
+            raise ConnectionError("the subscriber's transport is not connected")
+        pair = self._nominated.get(1)
+        if pair is None:
+            raise ConnectionError("the subscriber's ICE connection has no nominated pair")
+        pair.protocol.transport.sendto(self._srtp.protect(data), pair.remote_addr)
 
     async def answer_nack(self, lost: Sequence[int]) -> None:
         """Resend NACKed packets from the history (RFC 4585 6.2.1), as RTX (RFC 4588 4)
@@ -320,23 +393,18 @@ class SenderTap:
         resent = 0
         try:
             for seq in dict.fromkeys(lost):  # each number once, in order
-                packet = self._history.get(seq % HISTORY_SIZE)
-                if packet is None or packet.sequence_number != seq:
+                entry = self._history[seq % HISTORY_SIZE]
+                if entry is None or entry[0] != seq:
                     continue
                 last = self._resent.get(seq)
                 if last is not None and now - last < MIN_RESEND_INTERVAL_S:
                     continue
                 self._resent[seq] = now
-                rtx_type = self.rtx_payload_types.get(packet.payload_type)
+                _, data, header_length = entry
+                rtx_type = self.rtx_payload_types.get(data[1] & 0x7F)
                 if rtx_type is not None:
-                    packet = wrap_rtx(
-                        packet,
-                        payload_type=rtx_type,
-                        sequence_number=self._rtx_sequence,
-                        ssrc=self.rtx_ssrc,
-                    )
-                    self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
-                await self.sender.transport._send_rtp(packet.serialize(self._extensions_map))
+                    data = self._rtx(data, header_length, rtx_type)
+                self._send(data)
                 resent += 1
         except ConnectionError:
             pass  # the subscriber is gone; nothing more to resend
@@ -346,6 +414,19 @@ class SenderTap:
                     seq: t for seq, t in self._resent.items() if now - t < MIN_RESEND_INTERVAL_S
                 }
             self._on_nack(len(lost), resent)
+
+    def _rtx(self, data: bytes, header_length: int, rtx_type: int) -> bytes:
+        """RFC 4588 section 4: the RTX stream's SSRC, sequence number and payload type, the
+        original sequence number (OSN) ahead of the original payload; marker, timestamp,
+        CSRCs and extensions unchanged."""
+        out = bytearray(data[:header_length])
+        out += data[2:4]  # OSN
+        out += data[header_length:]
+        out[1] = (data[1] & 0x80) | rtx_type
+        out[2:4] = self._rtx_sequence.to_bytes(2, "big")
+        out[8:12] = self.rtx_ssrc.to_bytes(4, "big")
+        self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
+        return bytes(out)
 
     def set_report_clock(self, ntp_timestamp: int, rtp_timestamp: int) -> None:
         """The NTP/RTP pair the sender's next RTCP SR carries (RFC 3550 section 6.4.1)."""
@@ -423,15 +504,52 @@ def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParamet
     return codecs
 
 
-def gather_on(pc: RTCPeerConnection, addresses: Sequence[str], announced: str | None) -> None:
+def size_socket_buffers(connection: Any, size: int) -> None:
+    """Set SO_RCVBUF and SO_SNDBUF of every UDP socket of an aioice ``connection``.
+
+    aioice sets only SO_RCVBUF, to 256 KiB (ice.py ``get_component_candidates``,
+    ``turn.UDP_SOCKET_BUFFER_SIZE``). The kernel caps the request at net.core.rmem_max /
+    wmem_max; what it granted is logged at debug level. Idempotent.
+    """
+    if size <= 0:
+        return
+    for protocol in connection._protocols:
+        transport: Any = getattr(protocol, "transport", None)
+        sock = None if transport is None else transport.get_extra_info("socket")
+        if sock is None or getattr(protocol, "_sparkle_buffers", 0) == size:
+            continue  # a relayed (TURN) transport has no socket of its own
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        except OSError:
+            logger.warning("could not size the buffers of %s", sock, exc_info=True)
+            continue
+        protocol._sparkle_buffers = size
+        logger.debug(
+            "UDP socket %s: asked %d bytes, got receive %d / send %d (kernel-doubled)",
+            sock.getsockname(),
+            size,
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF),
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF),
+        )
+
+
+def gather_on(
+    pc: RTCPeerConnection,
+    addresses: Sequence[str],
+    announced: str | None,
+    buffer_bytes: int = 0,
+) -> None:
     """Make every ICE gatherer of ``pc`` bind on ``addresses`` and announce ``announced``.
 
     aioice's ``Connection.gather_candidates`` lists host addresses itself and always skips
     127.0.0.1 (aioice/ice.py get_host_addresses); ``get_component_candidates`` takes the
     address list as an argument, so a per-instance wrapper substitutes ours. Candidates keep
     their real address inside aioice (it pairs by socket); only what is put into SDP is
-    rewritten to ``announced`` (like mediasoup's announcedAddress). Idempotent; call it after
-    every setRemoteDescription/addTransceiver, before setLocalDescription gathers.
+    rewritten to ``announced`` (like mediasoup's announcedAddress). With ``buffer_bytes``,
+    each socket gathered gets that SO_RCVBUF/SO_SNDBUF (``size_socket_buffers``).
+    Idempotent; call it after every setRemoteDescription/addTransceiver, before
+    setLocalDescription gathers.
     """
     wanted = list(addresses)
     for transceiver in pc.getTransceivers():
@@ -447,8 +565,11 @@ def gather_on(pc: RTCPeerConnection, addresses: Sequence[str], announced: str | 
                 addresses: list[str],
                 timeout: int = 5,  # noqa: ASYNC109 (aioice's signature)
                 _original: Any = original,
+                _connection: Any = connection,
             ) -> Any:
-                return await _original(component=component, addresses=wanted, timeout=timeout)
+                candidates = await _original(component=component, addresses=wanted, timeout=timeout)
+                size_socket_buffers(_connection, buffer_bytes)
+                return candidates
 
             connection.get_component_candidates = get_component_candidates
             if announced is not None:

@@ -103,8 +103,10 @@ class TrackForwarder:
             return  # padding-only probes are not forwarded
         wall = time.time()
         now = time.monotonic()
-        # abs-send-time: 6.18 fixed-point seconds of the NTP clock (webrtc abs-send-time).
-        abs_send_time = int((wall + NTP_EPOCH_OFFSET) * (1 << 18)) & 0xFFFFFF
+        # abs-send-time: 6.18 fixed-point seconds of the NTP clock (webrtc abs-send-time),
+        # and the RFC 6464 audio level byte (V bit, level), kept: computed once for all slots.
+        abs_send_time = (int((wall + NTP_EPOCH_OFFSET) * (1 << 18)) & 0xFFFFFF).to_bytes(3, "big")
+        audio_level = None if level is None else (0x80 if level[0] else 0) | (level[1] & 0x7F)
         ntp: int | None = None
         if packet.timestamp != self._last_timestamp:
             self._last_timestamp = packet.timestamp
@@ -129,7 +131,7 @@ class TrackForwarder:
                 slot.awaiting_keyframe = False
                 slot_ntp = self._ntp_for(packet.timestamp, wall, codec.clockRate)
             try:
-                await slot.send(packet, payload_type, abs_send_time, now, slot_ntp)
+                slot.send(packet, payload_type, abs_send_time, audio_level, now, slot_ntp)
             except Exception:
                 # One subscriber's broken transport must not starve the others.
                 logger.debug("forwarding to %s failed", slot.subscriber_id, exc_info=True)

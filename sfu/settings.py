@@ -33,3 +33,8 @@ class SfuSettings:
     pli_min_interval_s: float
     # How often the active speaker is re-evaluated.
     speaker_interval_s: float
+    # SO_RCVBUF and SO_SNDBUF of every UDP socket the SFU binds (one per peer connection):
+    # a scheduling hiccup must not overflow the kernel's small default and become loss.
+    # 0 keeps aioice's own choice (256 KiB receive, the system's default send buffer).
+    # Default and rationale: signaling/config.py, rtc_udp_buffer_bytes.
+    udp_buffer_bytes: int

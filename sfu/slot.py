@@ -109,33 +109,32 @@ class Slot:
         self.counters.nack_received += lost
         self.counters.rtx_sent += answered
 
-    async def send(
-        self, packet: RtpPacket, payload_type: int, abs_send_time: int, now: float, ntp: int | None
+    def send(
+        self,
+        packet: RtpPacket,
+        payload_type: int,
+        abs_send_time: bytes,
+        audio_level: int | None,
+        now: float,
+        ntp: int | None,
     ) -> None:
+        """Rewrite and send one packet (synchronous: see SenderTap). ``abs_send_time`` and
+        ``audio_level`` are the wire values the forwarder computed once for all slots."""
         mapped = self.rewriter.rewrite(packet.sequence_number, packet.timestamp, now)
+        counters = self.counters
         if mapped is None:
-            self.counters.packets_dropped += 1
+            counters.packets_dropped += 1
             return
         sequence_number, timestamp = mapped
-        out = RtpPacket(
-            payload_type=payload_type,
-            marker=packet.marker,
-            sequence_number=sequence_number,
-            timestamp=timestamp,
-            ssrc=self.tap.ssrc,
-            payload=packet.payload,
-        )
-        out.csrc = packet.csrc
-        extensions = out.extensions
-        extensions.mid = self.mid
-        extensions.abs_send_time = abs_send_time
-        extensions.audio_level = packet.extensions.audio_level
         try:
-            sent = await self.tap.write(out)
+            sent = self.tap.write(
+                payload_type, packet.marker, sequence_number, timestamp, packet.payload,
+                abs_send_time, audio_level, packet.csrc,
+            )  # fmt: skip
         except ConnectionError:
-            self.counters.packets_dropped += 1
+            counters.packets_dropped += 1
             return
         if ntp is not None:
             self.tap.set_report_clock(ntp, timestamp)
-        self.counters.packets_forwarded += 1
-        self.counters.bytes_forwarded += sent
+        counters.packets_forwarded += 1
+        counters.bytes_forwarded += sent

@@ -7,6 +7,7 @@ answering NACKs: read the new aiortc source and fix sfu/aiortc_hooks.py before a
 from __future__ import annotations
 
 import inspect
+import socket
 import threading
 
 import aioice
@@ -58,6 +59,8 @@ async def test_every_private_name_exists_on_real_objects():
             "RTCDtlsTransport": transceiver.sender.transport,
             "RTCRtpTransceiver": transceiver,
             "RTCIceGatherer": transceiver.sender.transport.transport.iceGatherer,
+            "RTCIceTransport": transceiver.sender.transport.transport,
+            "Connection": transceiver.sender.transport.transport._connection,
         }
         missing = [
             f"{cls}.{name}" for cls, name in PRIVATE_NAMES if not hasattr(objects[cls], name)
@@ -79,6 +82,7 @@ async def test_every_private_name_exists_on_real_objects():
         (RTCRtpSender._send_keyframe, ["self"]),
         (RTCRtpSender._handle_rtcp_packet, ["self", "packet"]),
         (RTCDtlsTransport._send_rtp, ["self", "data"]),
+        (aioice.ice.StunProtocol.send_data, ["self", "data", "addr"]),
         (
             aioice.Connection.get_component_candidates,
             ["self", "component", "addresses", "timeout"],
@@ -120,6 +124,24 @@ def test_signatures(function, parameters):
         (RtpRouter.__init__, "self.ssrc_table: dict[int, RtpReceiver] = {}"),
         # PLI and FIR arrive through _send_keyframe.
         (RTCRtpSender._handle_rtcp_packet, "self._send_keyframe()"),
+        # SenderTap._send does what these layers do, minus their coroutines: protect with
+        # the transport's SRTP session once DTLS is connected ...
+        (RTCDtlsTransport._send_rtp, "if self._state != State.CONNECTED:"),
+        (RTCDtlsTransport._send_rtp, "data = self._tx_srtp.protect(data)"),
+        (RTCDtlsTransport._send_rtp, "await self.transport._send(data)"),
+        # ... then send on the nominated pair of component 1 ...
+        (aioice.Connection.send, "await self.sendto(data, 1)"),
+        (aioice.Connection.sendto, "active_pair = self._nominated.get(component)"),
+        (
+            aioice.Connection.sendto,
+            "await active_pair.protocol.send_data(data, active_pair.remote_addr)",
+        ),
+        # ... through its datagram transport (a TurnTransport for a relayed pair).
+        (aioice.ice.StunProtocol.send_data, "self.transport.sendto(data, addr)"),
+        # aioice fills and clears the pair table in place (SenderTap keeps a reference).
+        (aioice.Connection.close, "self._nominated.clear()"),
+        # size_socket_buffers finds the sockets aioice binds here.
+        (aioice.Connection.get_component_candidates, "self._protocols += host_protocols"),
         # SRs carry the fields SenderTap.set_report_clock writes.
         (RTCRtpSender._run_rtcp, "ntp_timestamp=self.__ntp_timestamp"),
         (RTCRtpSender._run_rtcp, "rtp_timestamp=self.__rtp_timestamp"),
@@ -193,10 +215,10 @@ async def test_sender_tap_history_counters_and_keyframe_requests():
         )
         assert tap.ssrc == sender._ssrc
         assert tap.rtx_ssrc == sender._rtx_ssrc
-        packet = RtpPacket(payload_type=96, sequence_number=300, ssrc=tap.ssrc, payload=b"abc")
         with pytest.raises(ConnectionError):  # not connected: nothing sent, history kept
-            await tap.write(packet)
-        assert sender._RTCRtpSender__rtp_history[300 % 128] is packet
+            tap.write(96, 0, 300, 9000, b"abc", None, None)
+        seq, data, header_length = tap._history[300 % 128]  # type: ignore[misc]
+        assert seq == 300 and data[header_length:] == b"abc"
         tap.set_report_clock(123 << 32, 456)
         assert sender._RTCRtpSender__ntp_timestamp == 123 << 32
         assert sender._RTCRtpSender__rtp_timestamp == 456
@@ -370,5 +392,30 @@ async def test_receiver_tap_does_not_walk_a_sequence_number_jump():
         )
         assert nack.max_seq == 7 and nack.missing == set()
         await receiver.stop()
+    finally:
+        await pc.close()
+
+
+def _kernel_limit(name: str) -> int:
+    with open(f"/proc/sys/net/core/{name}") as limit:
+        return int(limit.read())
+
+
+async def test_gather_on_sizes_the_socket_buffers():
+    size = 1024 * 1024
+    pc = RTCPeerConnection(aiortc.RTCConfiguration(iceServers=[]))
+    try:
+        transceiver = pc.addTransceiver("audio")
+        gather_on(pc, ["127.0.0.1"], None, size)
+        await pc.setLocalDescription(await pc.createOffer())
+        connection = transceiver.sender.transport.transport._connection
+        sockets = [p.transport.get_extra_info("socket") for p in connection._protocols]
+        assert sockets
+        for sock in sockets:
+            # Linux doubles the value for its bookkeeping and caps it at the sysctl.
+            received = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            sent = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+            assert received == 2 * min(size, _kernel_limit("rmem_max"))
+            assert sent == 2 * min(size, _kernel_limit("wmem_max"))
     finally:
         await pc.close()
