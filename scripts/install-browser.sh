@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the browser tests need from Debian's packages: Chromium (driven by Python
-# Playwright through executable_path, no browser download) and iproute2 (the tests bring up
-# `lo` inside a private network namespace). Idempotent: does nothing when all is present.
+# Playwright through executable_path, no browser download), Firefox ESR (driven over WebDriver
+# BiDi by tests/support/firefox.py) and iproute2 (the tests bring up `lo` inside a private
+# network namespace). Idempotent: does nothing when all is present.
 set -euo pipefail
 
 CHROMIUM=/usr/lib/chromium/chromium
+FIREFOX=/usr/lib/firefox-esr/firefox-esr
 missing=()
 [ -x "$CHROMIUM" ] || missing+=(chromium)
+[ -x "$FIREFOX" ] || missing+=(firefox-esr)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
@@ -29,3 +32,4 @@ echo "install-browser: installing ${missing[*]} from Debian's packages" >&2
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     -o DPkg::Lock::Timeout=300 "${missing[@]}"
 "$CHROMIUM" --version
+"$FIREFOX" --version

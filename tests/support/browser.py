@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tests.support.fake_media import FakeMedia, make_fake_media
 
@@ -74,6 +74,14 @@ CHROMIUM_FLAGS = (
 )
 
 T = TypeVar("T")
+
+
+class Watched(Protocol):
+    """What ``eventually`` needs of a participant: Chromium here, Firefox in firefox.py."""
+
+    def check_alive(self) -> None: ...
+
+    async def snapshot(self) -> str: ...
 
 
 class BrowserCrashed(AssertionError):
@@ -209,7 +217,7 @@ async def eventually(
     *,
     within: float,
     ready: Callable[[T], bool] = bool,
-    participants: tuple[Participant, ...] = (),
+    participants: tuple[Watched, ...] = (),
 ) -> T:
     """Polls ``probe`` until ``ready(value)``; returns that value.
 
