@@ -4,6 +4,7 @@
 - ``sfu/`` (the media plane) never imports ``aiohttp``, ``jwt`` or ``signaling``.
 - ``signaling/`` never imports ``aiortc``, ``av``, ``aioice`` or ``pylibsrtp``, and reaches
   the media plane only through ``sfu``'s public modules.
+- In ``sfu/``, only ``aiortc_hooks.py`` reaches into another object's ``_private`` names.
 
 Imports are read with ``ast``, so imports inside functions and ``importlib.import_module``
 calls with a literal name count too.
@@ -154,3 +155,38 @@ def test_allowed_imports_pass() -> None:
         "sfu/room.py": set(imports("import aiortc\nfrom sfu.settings import SfuSettings")),
     }
     assert signaling_violations(table) == [] and sfu_violations(table) == []
+
+
+def private_reaches(source: str) -> list[str]:
+    """``obj._name`` where ``obj`` is not ``self``/``cls``: reaching into someone's internals.
+
+    Dunder names (``__class__``) are public protocol, not internals."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Attribute):
+            continue
+        name = node.attr
+        if not name.startswith("_") or (name.startswith("__") and name.endswith("__")):
+            continue
+        if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+            continue
+        found.append(f"line {node.lineno}: .{name}")
+    return found
+
+
+def test_aiortc_internals_are_reached_only_from_the_hooks_module() -> None:
+    # The issue's rule: every use of aiortc internals sits in sfu/aiortc_hooks.py, where
+    # tests/unit/test_aiortc_hooks.py guards each one against an aiortc upgrade.
+    offenders = {}
+    for path in sorted((REPO / "sfu").glob("*.py")):
+        if path.name == "aiortc_hooks.py":
+            continue
+        found = private_reaches(path.read_text())
+        if found:
+            offenders[path.name] = found
+    assert offenders == {}
+
+
+def test_private_reach_rule_catches_a_violation() -> None:
+    assert private_reaches("def f(sender):\n    sender._ssrc = 1\n") == ["line 2: ._ssrc"]
+    assert private_reaches("class A:\n    def f(self):\n        return self._x\n") == []
