@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 
-from sfu import MediaRoom
-from tests.support.aiortc_client import MediaClient, RecordingEvents, join, loopback_settings
+from tests.support.aiortc_client import MediaClient, join
 from tests.support.media import ColorVideoTrack, PreEncodedVp8Track, ToneAudioTrack, close_to
 
 RED = (230, 30, 30)
-
-
-@pytest.fixture
-async def room_and_events() -> AsyncIterator[tuple[MediaRoom, RecordingEvents]]:
-    events = RecordingEvents()
-    room = MediaRoom(loopback_settings(), events)
-    yield room, events
-    await room.close()
 
 
 async def close_all(*clients: MediaClient) -> None:

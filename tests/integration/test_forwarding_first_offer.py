@@ -16,17 +16,13 @@ appears.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from sfu import MediaRoom
 from tests.support.aiortc_client import (
     MediaClient,
-    RecordingEvents,
     join,
-    loopback_settings,
     room_exchange,
 )
 from tests.support.media import PreEncodedVp8Track, ToneAudioTrack, close_to
@@ -34,14 +30,6 @@ from tests.support.media import PreEncodedVp8Track, ToneAudioTrack, close_to
 RED = (230, 30, 30)
 GREEN = (30, 230, 30)
 MEDIA_TIMEOUT_S = 6
-
-
-@pytest.fixture
-async def room_and_events() -> AsyncIterator[tuple[MediaRoom, RecordingEvents]]:
-    events = RecordingEvents()
-    room = MediaRoom(loopback_settings(), events)
-    yield room, events
-    await room.close()
 
 
 def _own_tracks(order: str, color: tuple[int, int, int]) -> list[tuple[str, object]]:

@@ -8,13 +8,11 @@ and the subscriber's H.264 decoder (FFmpeg) must get frames it can decode.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import av
 import pytest
 
-from sfu import MediaRoom
-from tests.support.aiortc_client import MediaClient, RecordingEvents, join, loopback_settings
+from tests.support.aiortc_client import MediaClient, join
 from tests.support.media import ColorVideoTrack, PreEncodedVideoTrack, close_to
 
 BLUE = (30, 60, 220)
@@ -23,14 +21,6 @@ ORANGE = (240, 140, 20)
 pytestmark = pytest.mark.skipif(
     "libx264" not in av.codecs_available, reason="this PyAV build has no H.264 encoder"
 )
-
-
-@pytest.fixture
-async def room_and_events() -> AsyncIterator[tuple[MediaRoom, RecordingEvents]]:
-    events = RecordingEvents()
-    room = MediaRoom(loopback_settings(), events)
-    yield room, events
-    await room.close()
 
 
 def h264_payload_type(client: MediaClient, mid: str) -> int:

@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pylibsrtp
-import pytest
 from aiortc.rtp import (
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
@@ -31,14 +29,6 @@ from tests.support.media import ColorVideoTrack, ToneAudioTrack, close_to
 
 RED = (230, 30, 30)
 GREEN = (30, 200, 60)
-
-
-@pytest.fixture
-async def room_and_events() -> AsyncIterator[tuple[MediaRoom, RecordingEvents]]:
-    events = RecordingEvents()
-    room = MediaRoom(loopback_settings(), events)
-    yield room, events
-    await room.close()
 
 
 def rtp_header(pt: int, seq: int, ssrc: int, *, cc: int = 0, x: bool = False) -> bytes:

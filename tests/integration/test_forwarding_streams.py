@@ -10,20 +10,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import av
 import pytest
 from aiortc.rtp import RtcpPacket, RtcpSrPacket, RtpPacket, is_rtcp
 
-from sfu import MediaRoom
 from tests.support.aiortc_client import (
     MediaClient,
-    RecordingEvents,
     WirePacket,
     join,
-    loopback_settings,
 )
 from tests.support.media import ColorVideoTrack, PreEncodedVideoTrack, ToneAudioTrack, close_to
 
@@ -31,14 +27,6 @@ RED = (230, 30, 30)
 BLUE = (30, 60, 220)
 SEQ = 1 << 16
 TS = 1 << 32
-
-
-@pytest.fixture
-async def room_and_events() -> AsyncIterator[tuple[MediaRoom, RecordingEvents]]:
-    events = RecordingEvents()
-    room = MediaRoom(loopback_settings(), events)
-    yield room, events
-    await room.close()
 
 
 def media_packets(wire: list[WirePacket]) -> list[WirePacket]:
