@@ -92,6 +92,9 @@ class LiveRoom:
         self.participants: dict[str, Participant] = {}
         self._drops: set[asyncio.Future[None]] = set()
         self._config = config
+        # The last active_speaker announced: a newcomer is told it, since the media plane
+        # only reports changes and the speaker may not change for a long time.
+        self.active_speaker: str | None = None
         self.media = MediaRoom(config.sfu_settings(), events=self)
 
     @property
@@ -167,6 +170,8 @@ class LiveRoom:
                 request_id=request_id,
             )
         )
+        if self.active_speaker is not None and self.active_speaker in self.participants:
+            participant.send(protocol.active_speaker(self.active_speaker))
         if not participant.hidden:
             self.broadcast(protocol.participant_joined(participant.info()), exclude=participant)
         return participant
@@ -267,7 +272,8 @@ class LiveRoom:
 
     def active_speaker_changed(self, peer_id: str | None) -> None:
         speaker = None if peer_id is None else self._visible_publisher(peer_id)
-        self.broadcast(protocol.active_speaker(None if speaker is None else speaker.sid))
+        self.active_speaker = None if speaker is None else speaker.sid
+        self.broadcast(protocol.active_speaker(self.active_speaker))
 
     def peer_state_changed(self, peer_id: str, state: str) -> None:
         log.debug("room %s: peer %s is %s", self.name, peer_id, state)

@@ -67,8 +67,9 @@ async def test_mute_camera_and_leave_are_seen_by_the_others(
     # Bob mutes his microphone and stops his camera: the others see both on his tile.
     await bob.page.click("#mic-button")
     await bob.page.click("#camera-button")
-    assert await bob.page.get_attribute("#mic-button", "aria-pressed") == "false"
-    assert await bob.page.get_attribute("#camera-button", "aria-pressed") == "false"
+    # The buttons update once the track change is done (replaceTrack is asynchronous).
+    await bob.page.wait_for_selector('#mic-button[aria-pressed="false"]', timeout=5000)
+    await bob.page.wait_for_selector('#camera-button[aria-pressed="false"]', timeout=5000)
     for viewer in watchers:
         await eventually(
             f"{viewer.name} to see Bob muted with his camera off",

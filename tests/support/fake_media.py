@@ -25,6 +25,9 @@ SECONDS = 2
 MARKER_SIZE = 24
 MARKER_BAND = MARKER_SIZE + 8  # rows from the top that the marker may cover
 AUDIO_RATE = 48_000
+# About -10 dBFS: loud enough for Chromium's RFC 6464 audio level (~10 -dBov) to count as
+# speech for the server's active-speaker detector (sfu/speaker.py: louder than 60 -dBov).
+TONE_AMPLITUDE = 0.3
 
 
 @dataclass(frozen=True)
@@ -76,10 +79,16 @@ def write_y4m(path: Path, rgb: tuple[int, int, int]) -> None:
             out.write(v_plane)
 
 
-def write_wav(path: Path, tone_hz: int) -> None:
-    """``SECONDS`` of a sine tone, 48 kHz mono signed 16-bit, at about -10 dBFS."""
+def write_wav(path: Path, tone_hz: int, amplitude: float = TONE_AMPLITUDE) -> None:
+    """``SECONDS`` of a sine tone, 48 kHz mono signed 16-bit.
+
+    ``amplitude`` is a fraction of full scale (0.3 is about -10 dBFS); 0.0 writes digital
+    silence, which Chromium reports as audio level 127 -dBov (RFC 6464 section 3).
+    """
+    if not 0.0 <= amplitude <= 1.0:
+        raise ValueError(f"amplitude must be within 0.0-1.0, not {amplitude}")
     t = np.arange(AUDIO_RATE * SECONDS) / AUDIO_RATE
-    samples = (0.3 * 32767 * np.sin(2 * np.pi * tone_hz * t)).astype("<i2")
+    samples = (amplitude * 32767 * np.sin(2 * np.pi * tone_hz * t)).astype("<i2")
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
@@ -87,8 +96,13 @@ def write_wav(path: Path, tone_hz: int) -> None:
         out.writeframes(samples.tobytes())
 
 
-def make_fake_media(directory: Path, index: int) -> FakeMedia:
-    """Write participant ``index``'s camera and microphone files into ``directory``."""
+def make_fake_media(
+    directory: Path, index: int, *, tone_amplitude: float = TONE_AMPLITUDE
+) -> FakeMedia:
+    """Write participant ``index``'s camera and microphone files into ``directory``.
+
+    ``tone_amplitude=0.0`` gives a silent microphone (see ``write_wav``).
+    """
     rgb = PALETTE[index % len(PALETTE)]
     tone = TONES[index % len(TONES)]
     directory.mkdir(parents=True, exist_ok=True)
@@ -99,7 +113,7 @@ def make_fake_media(directory: Path, index: int) -> FakeMedia:
         wav=directory / f"microphone-{index}.wav",
     )
     write_y4m(media.y4m, rgb)
-    write_wav(media.wav, tone)
+    write_wav(media.wav, tone, tone_amplitude)
     return media
 
 
