@@ -86,9 +86,6 @@ class Config:
         True, "A valid token for an unknown room creates it (LiveKit behaviour)."
     )
     max_participants: int = _s(100, "Per room; above that the SFU's one process saturates.")
-    empty_room_timeout_s: int = _s(
-        300, "An auto-created room with nobody in it is forgotten after this."
-    )
     meetings_per_minute: int = _s(
         10, "Per client IP: 'New meeting' needs no API key, so it is the easiest to abuse."
     )

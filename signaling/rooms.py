@@ -362,8 +362,8 @@ class RoomRegistry:
             removed = await room.remove(participant, reason)
             if not removed or room.participants or room.closed:
                 return
-            # Last one out: forget the room and free its media resources now rather than
-            # after empty_room_timeout_s; the store still remembers the room itself.
+            # Last one out: forget the live room and free its media resources now; the store
+            # still remembers the room itself, so the meeting link keeps working.
             room.closed = True
             if self._rooms.get(room.name) is room:
                 del self._rooms[room.name]
