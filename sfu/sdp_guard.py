@@ -162,7 +162,7 @@ class _Parser:
             raise SdpRejected(f"{where}: m= line is malformed")
         kind, port_text, profile, fmt_text = match.groups()
         if kind not in MEDIA_KINDS:
-            raise SdpRejected(f"{where}: media kind {kind!r} is not supported")
+            raise SdpRejected(f"{where}: media kind {kind[:16]!r} is not supported")
         port = int(port_text)
         if port > 65535:
             raise SdpRejected(f"{where}: port {port} is out of range")
@@ -172,10 +172,12 @@ class _Parser:
         rtp = kind in ("audio", "video")
         if rtp:
             if profile not in RTP_PROFILES:
-                raise SdpRejected(f"{where}: transport {profile!r} is not supported for {kind}")
+                raise SdpRejected(
+                    f"{where}: transport {profile[:32]!r} is not supported for {kind}"
+                )
             payload_types = [_payload_type(where, f) for f in fmts]
         elif profile not in SCTP_PROFILES:
-            raise SdpRejected(f"{where}: transport {profile!r} is not supported for {kind}")
+            raise SdpRejected(f"{where}: transport {profile[:32]!r} is not supported for {kind}")
         else:
             payload_types = []
         mid: str | None = None
@@ -262,7 +264,9 @@ def _check_token_value(number: int, name: str, value: str) -> None:
 
 
 def _payload_type(where: str, text: str) -> int:
-    if not text.isdigit() or len(text) > 3:
+    # isascii(): str.isdigit() is also true for '²' or '①', which int() refuses (found by
+    # tests/fuzz; corpus/crashers/sdp-guard-payload-type-not-decimal.sdp).
+    if not (text.isascii() and text.isdigit()) or len(text) > 3:
         raise SdpRejected(f"{where}: format {text[:10]!r} is not a payload type")
     pt = int(text)
     if pt > 127 or pt in FORBIDDEN_PAYLOAD_TYPES:
@@ -303,9 +307,13 @@ def _check_attribute(number: int, name: str, value: str) -> None:
     }.get(name)
     if pattern is not None and not pattern.fullmatch(value):
         raise SdpRejected(f"SDP line {number}: a={name} is malformed")
-    if name == "max-message-size" and not (value.isdigit() and len(value) <= 10):
+    if name == "max-message-size" and not (
+        value.isascii() and value.isdigit() and len(value) <= 10
+    ):
         raise SdpRejected(f"SDP line {number}: a=max-message-size is malformed")
-    if name == "sctp-port" and not (value.isdigit() and int(value) <= 65535):
+    if name == "sctp-port" and not (
+        value.isascii() and value.isdigit() and len(value) <= 5 and int(value) <= 65535
+    ):
         raise SdpRejected(f"SDP line {number}: a=sctp-port is malformed")
     if name == "rtcp-fb" and not value:
         raise SdpRejected(f"SDP line {number}: a=rtcp-fb is malformed")
