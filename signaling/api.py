@@ -50,6 +50,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/rooms/{{name}}", get_room)
     app.router.add_delete(f"{PREFIX}/rooms/{{name}}", delete_room)
     app.router.add_post(f"{PREFIX}/rooms/{{name}}/tokens", create_token)
+    app.router.add_get(f"{PREFIX}/rooms/{{name}}/audit", room_audit)
     app.router.add_post(f"{PREFIX}/rooms/{{name}}/guest-token", create_guest_token)
     app.router.add_post(f"{PREFIX}/meetings", create_meeting)
 
@@ -255,6 +256,20 @@ async def delete_room(request: web.Request) -> web.Response:
         await rooms.close_room(name)
     log.info("room deleted: %s", name)
     return web.Response(status=204)
+
+
+async def room_audit(request: web.Request) -> web.Response:
+    """The room's moderation log (signaling/moderation.py), oldest first, newest 1000."""
+    require_api_key(request)
+    name = _room_name(request)
+    store = request.app[STORE]
+    entries = store.audit_log(name)
+    rooms = request.app.get(ROOMS)
+    live = rooms.live_room(name) if rooms is not None else None
+    # A deleted room's log stays readable: it is the record of what happened in it.
+    if not entries and store.get_room(name) is None and live is None:
+        raise SparkleError(ErrorCode.NOT_FOUND, f"no room named {name!r}")
+    return web.json_response({"room": name, "entries": [e.to_json() for e in entries]})
 
 
 async def create_token(request: web.Request) -> web.Response:

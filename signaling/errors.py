@@ -37,6 +37,8 @@ class ErrorCode(StrEnum):
     REPLACED = "replaced"
     ROOM_FULL = "room_full"
     ROOM_DELETED = "room_deleted"
+    FORBIDDEN = "forbidden"
+    REMOVED = "removed"
     UNAUTHORIZED = "unauthorized"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
@@ -77,6 +79,8 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
     ),
     ErrorCode.ROOM_FULL: ErrorSpec(403, True, 4429, "the room is full"),
     ErrorCode.ROOM_DELETED: ErrorSpec(410, True, 4410, "the room was deleted"),
+    ErrorCode.FORBIDDEN: ErrorSpec(403, False, None, "only a host may do this"),
+    ErrorCode.REMOVED: ErrorSpec(403, True, 4403, "a host removed you from the meeting"),
     ErrorCode.UNAUTHORIZED: ErrorSpec(401, False, None, "missing or invalid API key"),
     ErrorCode.NOT_FOUND: ErrorSpec(404, False, None, "not found"),
     ErrorCode.CONFLICT: ErrorSpec(409, False, None, "already exists"),

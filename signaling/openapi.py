@@ -98,6 +98,35 @@ def _schemas() -> dict[str, Any]:
                 "participants": {"type": "integer", "description": "Live, hidden ones excluded."},
             },
         },
+        "AuditEntry": {
+            "type": "object",
+            "required": ["id", "at", "actor", "action", "target_identity", "details"],
+            "properties": {
+                "id": {"type": "integer"},
+                "at": {"type": "number", "description": "Unix time."},
+                "actor": {
+                    "type": "object",
+                    "properties": {"identity": {"type": "string"}, "name": {"type": "string"}},
+                },
+                "action": {
+                    "type": "string",
+                    "enum": [
+                        "promote",
+                        "demote",
+                        "remove",
+                        "unban",
+                        "lock",
+                        "unlock",
+                        "end_meeting",
+                    ],
+                },
+                "target_identity": {"type": ["string", "null"]},
+                "details": {
+                    "type": "object",
+                    "description": "remove: {ban, participant_sid}; unban: {was_banned}.",
+                },
+            },
+        },
         "Grants": {
             "type": "object",
             "additionalProperties": False,
@@ -255,6 +284,28 @@ def _paths() -> dict[str, Any]:
                     **_bad(),
                     **_unauth(),
                     "404": _error("No such room, when auto_create_rooms is off (`not_found`)."),
+                },
+            },
+        },
+        "/api/v1/rooms/{name}/audit": {
+            "parameters": [_room_param()],
+            "get": {
+                "summary": "The room's moderation log (newest 1000 entries, oldest first)",
+                "security": _auth(),
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["room", "entries"],
+                            "properties": {
+                                "room": {"type": "string"},
+                                "entries": {"type": "array", "items": _ref("AuditEntry")},
+                            },
+                        },
+                        "The log",
+                    ),
+                    **_unauth(),
+                    "404": _error("No such room and no log for it (`not_found`)."),
                 },
             },
         },

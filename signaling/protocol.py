@@ -16,6 +16,7 @@ from typing import Any, TypeAlias
 from sfu.events import SOURCES, PublishedTrack
 from sfu.settings import IceServer
 from signaling.errors import ErrorCode, SparkleError
+from signaling.tokens import MAX_IDENTITY_LENGTH
 
 PROTOCOL_VERSION = 1
 MAX_ID_LENGTH = 64
@@ -23,6 +24,7 @@ MAX_NAME_LENGTH = 64
 MAX_MID_LENGTH = 32  # RFC 8843 section 5.4 says 16 octets; browsers use small integers.
 MAX_TRACKS = 64  # equal to the default max_m_sections: more could never be accepted anyway
 MAX_CANDIDATE_LENGTH = 1024  # an ICE candidate line is ~100-200 characters
+MAX_SID_LENGTH = 64  # server sids are "PA_" + 12 characters
 
 RequestId: TypeAlias = str | int
 _SOURCES_TEXT = ", ".join(sorted(SOURCES))
@@ -92,7 +94,49 @@ class Leave:
     id: RequestId | None = None
 
 
-ClientMessage: TypeAlias = Join | Offer | IceCandidate | Mute | Ping | Leave
+@dataclass(frozen=True)
+class SetHost:
+    """Host command: promote (``host`` true) or demote another participant."""
+
+    participant_sid: str
+    host: bool
+    id: RequestId | None = None
+
+
+@dataclass(frozen=True)
+class RemoveParticipant:
+    """Host command: remove a participant; with ``ban`` its identity may not rejoin."""
+
+    participant_sid: str
+    ban: bool
+    id: RequestId | None = None
+
+
+@dataclass(frozen=True)
+class Unban:
+    """Host command: lift the ban on an identity."""
+
+    identity: str
+    id: RequestId | None = None
+
+
+@dataclass(frozen=True)
+class LockRoom:
+    """Host command: refuse (``locked`` true) or admit again new joins."""
+
+    locked: bool
+    id: RequestId | None = None
+
+
+@dataclass(frozen=True)
+class EndMeeting:
+    """Host command: end the meeting for everyone."""
+
+    id: RequestId | None = None
+
+
+HostCommand: TypeAlias = SetHost | RemoveParticipant | Unban | LockRoom | EndMeeting
+ClientMessage: TypeAlias = Join | Offer | IceCandidate | Mute | Ping | Leave | HostCommand
 
 # type -> (required fields, optional fields); "type" and "id" are allowed everywhere.
 _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -102,6 +146,11 @@ _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "mute": (frozenset({"source", "muted"}), frozenset()),
     "ping": (frozenset(), frozenset()),
     "leave": (frozenset(), frozenset()),
+    "set_host": (frozenset({"participant_sid", "host"}), frozenset()),
+    "remove_participant": (frozenset({"participant_sid"}), frozenset({"ban"})),
+    "unban": (frozenset({"identity"}), frozenset()),
+    "lock_room": (frozenset({"locked"}), frozenset()),
+    "end_meeting": (frozenset(), frozenset()),
 }
 MESSAGE_TYPES = frozenset(_FIELDS)
 
@@ -157,7 +206,33 @@ def parse_object(data: object) -> ClientMessage:
         return Mute(source=fields.source("source"), muted=fields.boolean("muted"), id=request_id)
     if kind == "ping":
         return Ping(id=request_id)
-    return Leave(id=request_id)
+    if kind == "leave":
+        return Leave(id=request_id)
+    return _host_command(kind, fields, request_id)
+
+
+def _host_command(kind: str, fields: _Fields, request_id: RequestId | None) -> HostCommand:
+    if kind == "set_host":
+        return SetHost(
+            participant_sid=fields.string("participant_sid", max_length=MAX_SID_LENGTH),
+            host=fields.boolean("host"),
+            id=request_id,
+        )
+    if kind == "remove_participant":
+        ban = fields.boolean("ban") if "ban" in fields.data else False
+        return RemoveParticipant(
+            participant_sid=fields.string("participant_sid", max_length=MAX_SID_LENGTH),
+            ban=ban,
+            id=request_id,
+        )
+    if kind == "unban":
+        identity = fields.string("identity", max_length=MAX_IDENTITY_LENGTH)
+        if not identity:
+            raise BadMessage("unban: field 'identity' must not be empty", request_id)
+        return Unban(identity=identity, id=request_id)
+    if kind == "lock_room":
+        return LockRoom(locked=fields.boolean("locked"), id=request_id)
+    return EndMeeting(id=request_id)
 
 
 def _join(fields: _Fields, request_id: RequestId | None) -> Join:
@@ -420,6 +495,14 @@ def track_muted(track: PublishedTrack, muted: bool) -> dict[str, Any]:
 
 def active_speaker(participant_sid: str | None) -> dict[str, Any]:
     return {"type": "active_speaker", "participant_sid": participant_sid}
+
+
+def participant_updated(participant: ParticipantInfo) -> dict[str, Any]:
+    return {"type": "participant_updated", "participant": participant.to_wire()}
+
+
+def room_updated(name: str, sid: str, locked: bool) -> dict[str, Any]:
+    return {"type": "room_updated", "room": {"name": name, "sid": sid, "locked": locked}}
 
 
 def pong(request_id: RequestId | None) -> dict[str, Any]:

@@ -15,8 +15,8 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 from sfu.counters import MediaCounters
 from sfu.errors import MediaError
@@ -26,7 +26,7 @@ from signaling import protocol
 from signaling.config import Config
 from signaling.errors import ErrorCode, SparkleError
 from signaling.metrics import Metrics, MetricsSnapshot
-from signaling.protocol import ParticipantInfo
+from signaling.participant import Connection, Participant
 from signaling.store import Store
 from signaling.tokens import RoomToken, TokenService
 
@@ -34,50 +34,6 @@ log = logging.getLogger(__name__)
 
 # How long close() waits for connections to say goodbye before giving up on them.
 SHUTDOWN_GRACE_S = 5.0
-
-
-class Connection(Protocol):
-    """What a room needs from a participant's connection (``signaling.session.Session``)."""
-
-    def send(self, message: dict[str, Any]) -> None:
-        """Queue a message; never blocks, never raises."""
-
-    def terminate(self, message: dict[str, Any] | None, close_code: int) -> None:
-        """Queue ``message`` (an error or a bye), then close the socket with ``close_code``."""
-
-    async def wait_closed(self) -> None: ...
-
-
-@dataclass(eq=False)
-class Participant:
-    sid: str
-    identity: str
-    name: str
-    host: bool
-    hidden: bool
-    can_subscribe: bool
-    allowed_sources: frozenset[str]
-    connection: Connection
-    muted_sources: set[str] = field(default_factory=set)
-    # Messages for this participant are held here until its ``joined`` went out, so an event
-    # fired while the media plane adds the peer never overtakes the ``joined`` reply.
-    pending: list[dict[str, Any]] | None = field(default_factory=list)
-
-    def info(self) -> ParticipantInfo:
-        return ParticipantInfo(sid=self.sid, identity=self.identity, name=self.name, host=self.host)
-
-    def send(self, message: dict[str, Any]) -> None:
-        if self.pending is not None:
-            self.pending.append(message)
-        else:
-            self.connection.send(message)
-
-    def release(self, first: dict[str, Any]) -> None:
-        """Send ``first`` (the joined reply), then whatever was held back."""
-        held, self.pending = self.pending or [], None
-        self.connection.send(first)
-        for message in held:
-            self.connection.send(message)
 
 
 class LiveRoom:
@@ -89,6 +45,8 @@ class LiveRoom:
         self.max_participants = max_participants
         self.lock = asyncio.Lock()
         self.closed = False
+        # Set by a host's lock_room (signaling/moderation.py): only hosts may join meanwhile.
+        self.locked = False
         self.participants: dict[str, Participant] = {}
         self._drops: set[asyncio.Future[None]] = set()
         self._config = config
@@ -116,8 +74,11 @@ class LiveRoom:
         token: RoomToken,
         display_name: str,
         request_id: protocol.RequestId | None,
+        host: bool,
     ) -> Participant:
-        """Add a participant and send its ``joined``; raises ``SparkleError`` (room_full)."""
+        """Add a participant and send its ``joined``; raises ``SparkleError`` (room_full).
+
+        ``host`` is the token's room_admin unless a host promoted or demoted the identity."""
         grants = token.grants
         previous = self.by_identity(token.identity)
         if previous is not None:
@@ -133,7 +94,7 @@ class LiveRoom:
             sid="PA_" + secrets.token_urlsafe(9),
             identity=token.identity,
             name=display_name,
-            host=grants.room_admin,
+            host=host,
             hidden=grants.hidden,
             can_subscribe=grants.can_subscribe,
             # A hidden participant (a recorder, an agent) must not appear anywhere, and a
@@ -306,6 +267,10 @@ class RoomRegistry:
         self._closing = False
 
     @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
     def closing(self) -> bool:
         return self._closing
 
@@ -345,7 +310,19 @@ class RoomRegistry:
                 if room.closed:
                     continue
                 try:
-                    participant = await room.admit(connection, token, display_name, request_id)
+                    # Decided under the room's lock, so a ban or a lock that a host is applying
+                    # right now cannot be overtaken by a join already on its way.
+                    host = self._store.host_override(room.name, token.identity)
+                    host = token.grants.room_admin if host is None else host
+                    if self._store.is_banned(room.name, token.identity) or (
+                        room.locked and not host
+                    ):
+                        # The answer to a bad token: a banned or locked-out user learns
+                        # nothing it could probe with (security checklist item 8).
+                        raise SparkleError(ErrorCode.INVALID_TOKEN)
+                    participant = await room.admit(
+                        connection, token, display_name, request_id, host
+                    )
                 except BaseException:
                     if room.participants:
                         raise
@@ -398,8 +375,9 @@ class RoomRegistry:
         ended = replace(room.media.counters, tracks_published=0, tracks_subscribed=0)
         self._retired.add(ended)
 
-    async def close_room(self, name: str) -> None:
-        """The room was deleted through the API: everyone gets room_deleted and is closed."""
+    async def close_room(self, name: str, *, ended: bool = False) -> None:
+        """The room was deleted through the API (everyone gets room_deleted and is closed) or,
+        with ``ended``, a host ended the meeting (everyone gets bye "ended", close 1000)."""
         room = self._rooms.pop(name, None)
         if room is None:
             return
@@ -407,9 +385,13 @@ class RoomRegistry:
             room.closed = True
             participants = list(room.participants.values())
             room.participants.clear()
-        error = SparkleError(ErrorCode.ROOM_DELETED).to_ws()
+        if ended:
+            farewell, code = protocol.bye("ended"), 1000
+        else:
+            farewell = SparkleError(ErrorCode.ROOM_DELETED).to_ws()
+            code = _close_code(ErrorCode.ROOM_DELETED)
         for participant in participants:
-            participant.connection.terminate(error, _close_code(ErrorCode.ROOM_DELETED))
+            participant.connection.terminate(farewell, code)
         await self._close_media(room)
 
     def snapshot(self) -> MetricsSnapshot:

@@ -24,22 +24,28 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from sfu.errors import MediaError, SdpRejected, UnknownPeer
-from signaling import protocol
+from signaling import moderation, protocol
 from signaling.appkeys import METRICS, ROOMS, WS_ADMISSION
 from signaling.errors import ErrorCode, SparkleError
+from signaling.participant import Participant
 from signaling.protocol import (
     BadMessage,
+    EndMeeting,
     IceCandidate,
     Join,
     Leave,
+    LockRoom,
     MessageError,
     Mute,
     Offer,
     Ping,
+    RemoveParticipant,
     RequestId,
+    SetHost,
+    Unban,
 )
 from signaling.ratelimit import TokenBucket
-from signaling.rooms import LiveRoom, Participant, RoomRegistry
+from signaling.rooms import LiveRoom, RoomRegistry
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +278,8 @@ class Session:
             room.set_muted(participant, message.source, message.muted)
         elif isinstance(message, Ping):
             self.send(protocol.pong(message.id))
+        elif isinstance(message, SetHost | RemoveParticipant | Unban | LockRoom | EndMeeting):
+            await moderation.handle(self._registry, room, participant, message)
         elif isinstance(message, Leave):
             self._room = self._participant = None
             # Shielded like the end of a session: a cancelled handler must not stop halfway.

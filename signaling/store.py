@@ -35,6 +35,37 @@ _MIGRATIONS: tuple[str, ...] = (
         created_by TEXT NOT NULL DEFAULT ''
     )
     """,
+    # Issue 3: a host's promotion or demotion of an identity overrides its token's room_admin
+    # grant, so a reconnect keeps the role; a ban keeps a still-valid token out.
+    """
+    CREATE TABLE room_roles (
+        room TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        host INTEGER NOT NULL,
+        PRIMARY KEY (room, identity)
+    )
+    """,
+    """
+    CREATE TABLE room_bans (
+        room TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        banned_at REAL NOT NULL,
+        PRIMARY KEY (room, identity)
+    )
+    """,
+    """
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room TEXT NOT NULL,
+        at REAL NOT NULL,
+        actor_identity TEXT NOT NULL,
+        actor_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target_identity TEXT,
+        details TEXT NOT NULL DEFAULT '{}'
+    )
+    """,
+    "CREATE INDEX audit_log_room ON audit_log (room, id)",
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -56,6 +87,30 @@ class RoomRecord:
             "max_participants": self.max_participants,
             "metadata": self.metadata,
             "created_by": self.created_by,
+        }
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One moderation action, as ``GET /api/v1/rooms/{name}/audit`` returns it."""
+
+    id: int
+    room: str
+    at: float
+    actor_identity: str
+    actor_name: str
+    action: str
+    target_identity: str | None
+    details: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "actor": {"identity": self.actor_identity, "name": self.actor_name},
+            "action": self.action,
+            "target_identity": self.target_identity,
+            "details": self.details,
         }
 
 
@@ -149,8 +204,97 @@ class Store:
         return [_record(row) for row in rows]
 
     def delete_room(self, name: str) -> bool:
-        """True if the room existed."""
-        return self._write("DELETE FROM rooms WHERE name = ?", (name,)) > 0
+        """True if the room existed. Its roles and bans go with it; its audit log stays."""
+        # One transaction: a crash never leaves a room without its bans, nor bans that a
+        # later room of the same name would inherit.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute("DELETE FROM room_roles WHERE room = ?", (name,))
+            self._conn.execute("DELETE FROM room_bans WHERE room = ?", (name,))
+            cursor = self._conn.execute("DELETE FROM rooms WHERE name = ?", (name,))
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        return cursor.rowcount > 0
+
+    # --- moderation: roles, bans, audit log ------------------------------------------------
+
+    def host_override(self, room: str, identity: str) -> bool | None:
+        """The role a host gave ``identity`` in ``room``, or None (the token decides)."""
+        row = self._conn.execute(
+            "SELECT host FROM room_roles WHERE room = ? AND identity = ?", (room, identity)
+        ).fetchone()
+        return None if row is None else bool(row[0])
+
+    def set_host(self, room: str, identity: str, host: bool) -> None:
+        self._write(
+            "INSERT INTO room_roles (room, identity, host) VALUES (?, ?, ?)"
+            " ON CONFLICT (room, identity) DO UPDATE SET host = excluded.host",
+            (room, identity, int(host)),
+        )
+
+    def is_banned(self, room: str, identity: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM room_bans WHERE room = ? AND identity = ?", (room, identity)
+        ).fetchone()
+        return row is not None
+
+    def ban(self, room: str, identity: str) -> None:
+        self._write(
+            "INSERT OR IGNORE INTO room_bans (room, identity, banned_at) VALUES (?, ?, ?)",
+            (room, identity, self._clock()),
+        )
+
+    def unban(self, room: str, identity: str) -> bool:
+        """True if the identity was banned."""
+        sql = "DELETE FROM room_bans WHERE room = ? AND identity = ?"
+        return self._write(sql, (room, identity)) > 0
+
+    def add_audit(
+        self,
+        room: str,
+        *,
+        actor_identity: str,
+        actor_name: str,
+        action: str,
+        target_identity: str | None,
+        details: dict[str, Any],
+    ) -> None:
+        self._write(
+            "INSERT INTO audit_log (room, at, actor_identity, actor_name, action,"
+            " target_identity, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                room,
+                self._clock(),
+                actor_identity,
+                actor_name,
+                action,
+                target_identity,
+                json.dumps(details, separators=(",", ":")),
+            ),
+        )
+
+    def audit_log(self, room: str, limit: int = 1000) -> list[AuditEntry]:
+        """The room's newest ``limit`` entries, oldest first."""
+        rows = self._conn.execute(
+            "SELECT id, room, at, actor_identity, actor_name, action, target_identity, details"
+            " FROM audit_log WHERE room = ? ORDER BY id DESC LIMIT ?",
+            (room, limit),
+        ).fetchall()
+        return [
+            AuditEntry(
+                id=int(row[0]),
+                room=str(row[1]),
+                at=float(row[2]),
+                actor_identity=str(row[3]),
+                actor_name=str(row[4]),
+                action=str(row[5]),
+                target_identity=None if row[6] is None else str(row[6]),
+                details=json.loads(row[7]),
+            )
+            for row in reversed(rows)
+        ]
 
     def close(self) -> None:
         self._conn.close()

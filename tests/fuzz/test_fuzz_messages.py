@@ -22,18 +22,25 @@ from signaling.protocol import (
     MAX_CANDIDATE_LENGTH,
     MAX_ID_LENGTH,
     MAX_MID_LENGTH,
+    MAX_SID_LENGTH,
     MAX_TRACKS,
     MESSAGE_TYPES,
     ClientMessage,
+    EndMeeting,
     IceCandidate,
     Join,
     Leave,
+    LockRoom,
     MessageError,
     Mute,
     Offer,
     Ping,
+    RemoveParticipant,
+    SetHost,
+    Unban,
     parse,
 )
+from signaling.tokens import MAX_IDENTITY_LENGTH
 
 from .crash_log import CrashLog, corpus_files, read_input, scaled, signature
 from .message_mutator import MessageMutator
@@ -73,8 +80,15 @@ def check_message(message: ClientMessage) -> None:
         assert index is None or (type(index) is int and 0 <= index < MAX_TRACKS * 4)
     elif isinstance(message, Mute):
         assert message.source in SOURCES and type(message.muted) is bool
+    elif isinstance(message, SetHost | RemoveParticipant):
+        assert len(message.participant_sid) <= MAX_SID_LENGTH
+        assert type(getattr(message, "host", getattr(message, "ban", None))) is bool
+    elif isinstance(message, Unban):
+        assert 0 < len(message.identity) <= MAX_IDENTITY_LENGTH
+    elif isinstance(message, LockRoom):
+        assert type(message.locked) is bool
     else:
-        assert isinstance(message, Ping | Leave)
+        assert isinstance(message, Ping | Leave | EndMeeting)
 
 
 def check(text: str) -> str:

@@ -107,7 +107,7 @@ def test_mute_ping_leave() -> None:
         ("42", "a message must be a JSON object, got a number"),
         ("{}", "missing field 'type'"),
         ('{"type": 3}', "field 'type' must be a string, got a number"),
-        ('{"type": "hello"}', "unknown type 'hello'; expected one of ice_candidate, join,"),
+        ('{"type": "hello"}', "unknown type 'hello'; expected one of end_meeting, ice_candidate,"),
         ('{"type": "JOIN"}', "unknown type 'JOIN'"),
         ('{"type": "ping", "x": 1}', "ping: unknown field 'x'"),
         ('{"type": "join", "v": 1}', "join: missing field 'token'"),

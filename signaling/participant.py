@@ -1,0 +1,56 @@
+"""A participant of a live room, and what the room needs from its connection.
+
+Split from signaling/rooms.py so the room's membership logic and the moderation commands
+(signaling/moderation.py) share one definition of who is in a meeting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from signaling.protocol import ParticipantInfo
+
+
+class Connection(Protocol):
+    """What a room needs from a participant's connection (``signaling.session.Session``)."""
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a message; never blocks, never raises."""
+
+    def terminate(self, message: dict[str, Any] | None, close_code: int) -> None:
+        """Queue ``message`` (an error or a bye), then close the socket with ``close_code``."""
+
+    async def wait_closed(self) -> None: ...
+
+
+@dataclass(eq=False)
+class Participant:
+    sid: str
+    identity: str
+    name: str
+    host: bool
+    hidden: bool
+    can_subscribe: bool
+    allowed_sources: frozenset[str]
+    connection: Connection
+    muted_sources: set[str] = field(default_factory=set)
+    # Messages for this participant are held here until its ``joined`` went out, so an event
+    # fired while the media plane adds the peer never overtakes the ``joined`` reply.
+    pending: list[dict[str, Any]] | None = field(default_factory=list)
+
+    def info(self) -> ParticipantInfo:
+        return ParticipantInfo(sid=self.sid, identity=self.identity, name=self.name, host=self.host)
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.pending is not None:
+            self.pending.append(message)
+        else:
+            self.connection.send(message)
+
+    def release(self, first: dict[str, Any]) -> None:
+        """Send ``first`` (the joined reply), then whatever was held back."""
+        held, self.pending = self.pending or [], None
+        self.connection.send(first)
+        for message in held:
+            self.connection.send(message)
