@@ -158,6 +158,8 @@ def _room_json(request: web.Request, record: RoomRecord | None, name: str) -> di
             "metadata": {},
             "created_by": "auto",
         }
+    if live is not None:
+        body["lobby"] = live.lobby.enabled
     body["participants"] = live.participant_count if live is not None else 0
     return body
 
@@ -178,7 +180,9 @@ async def healthz(request: web.Request) -> web.Response:
 async def create_room(request: web.Request) -> web.Response:
     require_api_key(request)
     config = request.app[CONFIG]
-    body = await read_object(request, {"name": str, "max_participants": int, "metadata": dict})
+    body = await read_object(
+        request, {"name": str, "max_participants": int, "metadata": dict, "lobby": bool}
+    )
     max_participants = body.get("max_participants", config.max_participants)
     if not 1 <= max_participants <= config.max_participants:
         raise SparkleError(
@@ -191,6 +195,9 @@ async def create_room(request: web.Request) -> web.Response:
             ErrorCode.BAD_MESSAGE, f"metadata must be at most {MAX_METADATA_BYTES} bytes as JSON"
         )
     store = request.app[STORE]
+    # Off by default here: an API caller builds its own flow (it can mint host tokens);
+    # "New meeting" rooms have it on (create_meeting).
+    lobby = body.get("lobby", False)
     if "name" in body:
         name = body["name"]
         if not is_valid_room_name(name):
@@ -198,14 +205,22 @@ async def create_room(request: web.Request) -> web.Response:
                 ErrorCode.BAD_MESSAGE,
                 "name must be 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'",
             )
-        record = store.create_room(name, max_participants=max_participants, metadata=metadata)
+        record = store.create_room(
+            name, max_participants=max_participants, metadata=metadata, lobby=lobby
+        )
     else:
-        record = _create_random_room(request, max_participants, metadata, created_by="api")
+        record = _create_random_room(
+            request, max_participants, metadata, created_by="api", lobby=lobby
+        )
     return web.json_response(_room_json(request, record, record.name), status=201)
 
 
 def _create_random_room(
-    request: web.Request, max_participants: int, metadata: dict[str, Any], created_by: str
+    request: web.Request,
+    max_participants: int,
+    metadata: dict[str, Any],
+    created_by: str,
+    lobby: bool,
 ) -> RoomRecord:
     store = request.app[STORE]
     for _ in range(5):  # ~45 bits per name: a collision is already improbable
@@ -215,6 +230,7 @@ def _create_random_room(
                 max_participants=max_participants,
                 metadata=metadata,
                 created_by=created_by,
+                lobby=lobby,
             )
         except SparkleError as exc:
             if exc.code is not ErrorCode.CONFLICT:
@@ -314,7 +330,13 @@ async def create_meeting(request: web.Request) -> web.Response:
         raise SparkleError(ErrorCode.RATE_LIMITED, "too many new meetings; try again in a minute")
     body = await read_object(request, {"name": str})
     display_name = _display_name(body.get("name", ""), required=False)
-    record = _create_random_room(request, config.max_participants, {}, created_by="meeting")
+    # Issue 3: a meeting link can travel far, so its room should have the lobby on: nobody
+    # but the host gets in unless the host lets them (and there is no bypass while no host
+    # is present, unlike Jitsi's jitsi-meet#7676). config.meeting_lobby says why it is off
+    # by default for now.
+    record = _create_random_room(
+        request, config.max_participants, {}, created_by="meeting", lobby=config.meeting_lobby
+    )
     identity = "host-" + secrets.token_hex(6)
     token = request.app[TOKENS].mint(
         record.name, identity, display_name, Grants.host(), config.host_token_ttl_s

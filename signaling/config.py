@@ -86,6 +86,12 @@ class Config:
         True, "A valid token for an unknown room creates it (LiveKit behaviour)."
     )
     max_participants: int = _s(100, "Per room; above that the SFU's one process saturates.")
+    meeting_lobby: bool = _s(
+        False,
+        "Rooms made by the home page's New meeting start with the waiting room on. Off until "
+        "the browser client can show the waiting room and admit people (issue 3): a lobby "
+        "the client cannot display would strand every guest.",
+    )
     meetings_per_minute: int = _s(
         10, "Per client IP: 'New meeting' needs no API key, so it is the easiest to abuse."
     )
@@ -99,6 +105,12 @@ class Config:
     messages_per_second: float = _s(20.0, "Sustained rate; trickle ICE is the busiest.")
     message_burst: int = _s(60, "Trickle ICE sends bursts of ~10 candidates per m-section.")
     join_timeout_s: float = _s(10.0, "A socket that never joins holds resources.")
+    lobby_wait_timeout_s: float = _s(
+        900.0,
+        "How long a participant may wait in a room's lobby (waiting room) for a host; "
+        "long enough for a host who is a few minutes late, short enough that a forgotten "
+        "tab does not hold a socket all day.",
+    )
     heartbeat_s: float = _s(15.0, "WebSocket ping interval; aiohttp's heartbeat is off by default.")
     allowed_origins: str = _s(
         "",
@@ -277,6 +289,7 @@ def validate(config: Config) -> None:
         "messages_per_second",
         "message_burst",
         "join_timeout_s",
+        "lobby_wait_timeout_s",
         "heartbeat_s",
         "max_sdp_bytes",
         "max_sdp_lines",

@@ -39,6 +39,9 @@ class ErrorCode(StrEnum):
     ROOM_DELETED = "room_deleted"
     FORBIDDEN = "forbidden"
     REMOVED = "removed"
+    IN_LOBBY = "in_lobby"
+    LOBBY_DENIED = "lobby_denied"
+    LOBBY_TIMEOUT = "lobby_timeout"
     UNAUTHORIZED = "unauthorized"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
@@ -81,6 +84,13 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.ROOM_DELETED: ErrorSpec(410, True, 4410, "the room was deleted"),
     ErrorCode.FORBIDDEN: ErrorSpec(403, False, None, "only a host may do this"),
     ErrorCode.REMOVED: ErrorSpec(403, True, 4403, "a host removed you from the meeting"),
+    ErrorCode.IN_LOBBY: ErrorSpec(
+        409, False, None, "you are in the waiting room; wait until a host admits you"
+    ),
+    ErrorCode.LOBBY_DENIED: ErrorSpec(403, True, 4405, "a host declined to let you in"),
+    ErrorCode.LOBBY_TIMEOUT: ErrorSpec(
+        408, True, 4407, "nobody admitted you in time; try again later"
+    ),
     ErrorCode.UNAUTHORIZED: ErrorSpec(401, False, None, "missing or invalid API key"),
     ErrorCode.NOT_FOUND: ErrorSpec(404, False, None, "not found"),
     ErrorCode.CONFLICT: ErrorSpec(409, False, None, "already exists"),

@@ -1,4 +1,5 @@
-"""Host commands: promote/demote, remove and ban, lock the room, end the meeting.
+"""Host commands: promote/demote, remove and ban, lock the room, end the meeting, and the
+waiting room: turn it on or off, admit or deny one or all waiting participants.
 
 Everything is decided here, on the server: a client's idea of who is host is never trusted.
 A host is a participant whose token has ``room_admin`` or whom a host promoted; promotions,
@@ -17,8 +18,11 @@ from typing import Any
 
 from signaling import protocol
 from signaling.errors import ErrorCode, SparkleError
+from signaling.lobby import Knock
 from signaling.participant import Participant
 from signaling.protocol import (
+    Admit,
+    AdmitAll,
     BadMessage,
     EndMeeting,
     HostCommand,
@@ -26,6 +30,7 @@ from signaling.protocol import (
     MessageError,
     RemoveParticipant,
     SetHost,
+    SetLobby,
     Unban,
 )
 from signaling.rooms import LiveRoom, RoomRegistry
@@ -61,9 +66,22 @@ async def handle(
             _audit(registry, room, actor, "unban", command.identity, {"was_banned": lifted})
         elif isinstance(command, LockRoom):
             room.locked = command.locked
-            room.broadcast(protocol.room_updated(room.name, room.sid, room.locked))
+            room.broadcast(room.settings_message())
             action = "lock" if command.locked else "unlock"
             _audit(registry, room, actor, action, None, {})
+        elif isinstance(command, SetLobby):
+            await _set_lobby(registry, room, actor, command)
+        elif isinstance(command, Admit):
+            knock = room.lobby.get(command.participant_sid)
+            if knock is None:
+                raise MessageError(
+                    ErrorCode.NOT_FOUND,
+                    f"nobody with sid {command.participant_sid!r} is waiting",
+                    command.id,
+                )
+            await _decide(registry, room, actor, [knock], admit=not command.deny)
+        elif isinstance(command, AdmitAll):
+            await _decide(registry, room, actor, room.lobby.knocks(), admit=not command.deny)
 
 
 def _present(room: LiveRoom, participant: Participant) -> bool:
@@ -92,6 +110,8 @@ def _set_host(registry: RoomRegistry, room: LiveRoom, actor: Participant, comman
     registry.store.set_host(room.name, target.identity, command.host)
     target.host = command.host
     room.broadcast(protocol.participant_updated(target.info()))
+    if command.host and (room.lobby.enabled or len(room.lobby)):
+        target.send(room.lobby_message())  # a new host must see who is waiting
     _audit(registry, room, actor, "promote" if command.host else "demote", target.identity, {})
 
 
@@ -109,6 +129,37 @@ async def _remove(
     await room.remove(target, "removed")
     details = {"ban": command.ban, "participant_sid": target.sid}
     _audit(registry, room, actor, "remove", target.identity, details)
+
+
+async def _set_lobby(
+    registry: RoomRegistry, room: LiveRoom, actor: Participant, command: SetLobby
+) -> None:
+    room.lobby.enabled = command.enabled
+    # Stored with the room, so the next meeting in it starts with the same setting.
+    registry.store.set_lobby(room.name, command.enabled)
+    room.broadcast(room.settings_message())
+    _audit(registry, room, actor, "lobby_on" if command.enabled else "lobby_off", None, {})
+    if not command.enabled:
+        # Nobody may be left waiting for a door that no longer exists.
+        await _decide(registry, room, actor, room.lobby.knocks(), admit=True)
+
+
+async def _decide(
+    registry: RoomRegistry, room: LiveRoom, actor: Participant, knocks: list[Knock], admit: bool
+) -> None:
+    """Let each of ``knocks`` in, or turn it away, in arrival order; one audit row each."""
+    for knock in knocks:
+        target = knock.participant
+        if admit:
+            seated = await room.let_in(knock)
+            details = {"participant_sid": target.sid, "seated": seated}
+            _audit(registry, room, actor, "admit", target.identity, details)
+        elif room.withdraw(target, "denied"):
+            denied = SparkleError(ErrorCode.LOBBY_DENIED)
+            close_code = denied.spec.close_code
+            assert close_code is not None
+            target.connection.terminate(denied.to_ws(), close_code)
+            _audit(registry, room, actor, "deny", target.identity, {"participant_sid": target.sid})
 
 
 def _audit(

@@ -83,6 +83,7 @@ def _schemas() -> dict[str, Any]:
                 "max_participants",
                 "metadata",
                 "created_by",
+                "lobby",
                 "participants",
             ],
             "properties": {
@@ -95,6 +96,10 @@ def _schemas() -> dict[str, Any]:
                 "max_participants": {"type": "integer"},
                 "metadata": {"type": "object"},
                 "created_by": {"type": "string", "enum": ["api", "meeting", "auto"]},
+                "lobby": {
+                    "type": "boolean",
+                    "description": "Waiting room: non-hosts wait until a host admits them.",
+                },
                 "participants": {"type": "integer", "description": "Live, hidden ones excluded."},
             },
         },
@@ -207,6 +212,11 @@ def _paths() -> dict[str, Any]:
                             "metadata": {
                                 "type": "object",
                                 "description": "At most 4096 bytes as JSON.",
+                            },
+                            "lobby": {
+                                "type": "boolean",
+                                "default": False,
+                                "description": "Waiting room on (home-page meetings: on).",
                             },
                         },
                     }

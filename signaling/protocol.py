@@ -135,7 +135,34 @@ class EndMeeting:
     id: RequestId | None = None
 
 
-HostCommand: TypeAlias = SetHost | RemoveParticipant | Unban | LockRoom | EndMeeting
+@dataclass(frozen=True)
+class SetLobby:
+    """Host command: turn the waiting room on or off; off admits everyone waiting."""
+
+    enabled: bool
+    id: RequestId | None = None
+
+
+@dataclass(frozen=True)
+class Admit:
+    """Host command: let one waiting participant in (``deny`` false) or turn it away."""
+
+    participant_sid: str
+    deny: bool = False
+    id: RequestId | None = None
+
+
+@dataclass(frozen=True)
+class AdmitAll:
+    """Host command: let everyone waiting in (``deny`` false) or turn them all away."""
+
+    deny: bool = False
+    id: RequestId | None = None
+
+
+HostCommand: TypeAlias = (
+    SetHost | RemoveParticipant | Unban | LockRoom | EndMeeting | SetLobby | Admit | AdmitAll
+)
 ClientMessage: TypeAlias = Join | Offer | IceCandidate | Mute | Ping | Leave | HostCommand
 
 # type -> (required fields, optional fields); "type" and "id" are allowed everywhere.
@@ -151,6 +178,11 @@ _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "unban": (frozenset({"identity"}), frozenset()),
     "lock_room": (frozenset({"locked"}), frozenset()),
     "end_meeting": (frozenset(), frozenset()),
+    "set_lobby": (frozenset({"enabled"}), frozenset()),
+    "admit": (frozenset({"participant_sid"}), frozenset()),
+    "deny": (frozenset({"participant_sid"}), frozenset()),
+    "admit_all": (frozenset(), frozenset()),
+    "deny_all": (frozenset(), frozenset()),
 }
 MESSAGE_TYPES = frozenset(_FIELDS)
 
@@ -232,6 +264,16 @@ def _host_command(kind: str, fields: _Fields, request_id: RequestId | None) -> H
         return Unban(identity=identity, id=request_id)
     if kind == "lock_room":
         return LockRoom(locked=fields.boolean("locked"), id=request_id)
+    if kind == "set_lobby":
+        return SetLobby(enabled=fields.boolean("enabled"), id=request_id)
+    if kind in ("admit", "deny"):
+        return Admit(
+            participant_sid=fields.string("participant_sid", max_length=MAX_SID_LENGTH),
+            deny=kind == "deny",
+            id=request_id,
+        )
+    if kind in ("admit_all", "deny_all"):
+        return AdmitAll(deny=kind == "deny_all", id=request_id)
     return EndMeeting(id=request_id)
 
 
@@ -501,8 +543,32 @@ def participant_updated(participant: ParticipantInfo) -> dict[str, Any]:
     return {"type": "participant_updated", "participant": participant.to_wire()}
 
 
-def room_updated(name: str, sid: str, locked: bool) -> dict[str, Any]:
-    return {"type": "room_updated", "room": {"name": name, "sid": sid, "locked": locked}}
+def room_updated(name: str, sid: str, locked: bool, lobby: bool) -> dict[str, Any]:
+    return {
+        "type": "room_updated",
+        "room": {"name": name, "sid": sid, "locked": locked, "lobby": lobby},
+    }
+
+
+def lobby_entry(participant: ParticipantInfo) -> dict[str, Any]:
+    # No ``host`` field: a waiting participant is never a host (hosts skip the lobby).
+    return {"sid": participant.sid, "identity": participant.identity, "name": participant.name}
+
+
+def lobby_waiting(room_name: str, request_id: RequestId | None) -> dict[str, Any]:
+    return _with_id({"type": "lobby_waiting", "room": {"name": room_name}}, request_id)
+
+
+def lobby_knock(participant: ParticipantInfo) -> dict[str, Any]:
+    return {"type": "lobby_knock", "participant": lobby_entry(participant)}
+
+
+def lobby(waiting: Sequence[ParticipantInfo]) -> dict[str, Any]:
+    return {"type": "lobby", "waiting": [lobby_entry(p) for p in waiting]}
+
+
+def lobby_left(participant_sid: str, reason: str) -> dict[str, Any]:
+    return {"type": "lobby_left", "participant_sid": participant_sid, "reason": reason}
 
 
 def pong(request_id: RequestId | None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from sfu.room import MediaRoom
 from signaling import protocol
 from signaling.config import Config
 from signaling.errors import ErrorCode, SparkleError
+from signaling.lobby import Knock, Lobby
 from signaling.metrics import Metrics, MetricsSnapshot
 from signaling.participant import Connection, Participant
 from signaling.store import Store
@@ -39,7 +40,9 @@ SHUTDOWN_GRACE_S = 5.0
 class LiveRoom:
     """One meeting with people in it. Implements ``sfu.events.MediaEvents``."""
 
-    def __init__(self, config: Config, name: str, sid: str, max_participants: int) -> None:
+    def __init__(
+        self, config: Config, name: str, sid: str, max_participants: int, lobby: bool = False
+    ) -> None:
         self.name = name
         self.sid = sid
         self.max_participants = max_participants
@@ -48,6 +51,8 @@ class LiveRoom:
         # Set by a host's lock_room (signaling/moderation.py): only hosts may join meanwhile.
         self.locked = False
         self.participants: dict[str, Participant] = {}
+        # Waiting room (signaling/lobby.py): knocks are not participants until admitted.
+        self.lobby = Lobby(lobby)
         self._drops: set[asyncio.Future[None]] = set()
         self._config = config
         # The last active_speaker announced: a newcomer is told it, since the media plane
@@ -59,6 +64,11 @@ class LiveRoom:
     def participant_count(self) -> int:
         """Visible participants (hidden ones excluded)."""
         return sum(1 for p in self.participants.values() if not p.hidden)
+
+    @property
+    def empty(self) -> bool:
+        """Nobody in the room and nobody waiting to get in."""
+        return not self.participants and not len(self.lobby)
 
     def by_identity(self, identity: str) -> Participant | None:
         for participant in self.participants.values():
@@ -79,8 +89,75 @@ class LiveRoom:
         """Add a participant and send its ``joined``; raises ``SparkleError`` (room_full).
 
         ``host`` is the token's room_admin unless a host promoted or demoted the identity."""
-        grants = token.grants
-        previous = self.by_identity(token.identity)
+        participant = _new_participant(connection, token, display_name, host)
+        await self._seat(participant, request_id)
+        return participant
+
+    def knock(
+        self,
+        connection: Connection,
+        token: RoomToken,
+        display_name: str,
+        request_id: protocol.RequestId | None,
+    ) -> Participant:
+        """Put a newcomer in the lobby: it gets ``lobby_waiting``, the hosts ``lobby_knock``."""
+        previous = self.lobby.by_identity(token.identity)
+        if previous is not None:
+            # One waiting session per identity, as in the room itself: the newest wins.
+            self.withdraw(previous.participant, "replaced")
+            previous.participant.connection.terminate(
+                SparkleError(ErrorCode.REPLACED).to_ws(), _close_code(ErrorCode.REPLACED)
+            )
+        # A lobby no larger than the room: a flood of knocks cannot grow without bound.
+        if len(self.lobby) >= self.max_participants:
+            raise SparkleError(ErrorCode.ROOM_FULL)
+        participant = _new_participant(connection, token, display_name, host=False)
+        self.lobby.add(Knock(participant, request_id))
+        connection.send(protocol.lobby_waiting(self.name, request_id))
+        self.tell_hosts(protocol.lobby_knock(participant.info()))
+        return participant
+
+    def withdraw(self, participant: Participant, reason: str) -> bool:
+        """Take a waiting participant out of the lobby (hosts get ``lobby_left``)."""
+        if self.lobby.discard(participant) is None:
+            return False
+        self.tell_hosts(protocol.lobby_left(participant.sid, reason))
+        return True
+
+    async def let_in(self, knock: Knock) -> bool:
+        """Admit a waiting participant: it gets ``joined``, the others ``participant_joined``.
+        False if it was no longer waiting or could not be seated (it is then told why)."""
+        participant = knock.participant
+        if self.lobby.discard(participant) is None:
+            return False
+        try:
+            await self._seat(participant, knock.request_id)
+        except SparkleError as exc:  # room_full: as if it had joined right now
+            self.tell_hosts(protocol.lobby_left(participant.sid, exc.code.value))
+            participant.connection.terminate(exc.to_ws(), exc.spec.close_code or 1011)
+            return False
+        except Exception:
+            log.exception("room %s: admitting %s failed", self.name, participant.sid)
+            self.tell_hosts(protocol.lobby_left(participant.sid, "error"))
+            failure = SparkleError(ErrorCode.INTERNAL_ERROR, "could not admit you")
+            participant.connection.terminate(failure.to_ws(), 1011)
+            return False
+        self.tell_hosts(protocol.lobby_left(participant.sid, "admitted"))
+        return True
+
+    def tell_hosts(self, message: dict[str, Any]) -> None:
+        for participant in list(self.participants.values()):
+            if participant.host:
+                participant.send(message)
+
+    def lobby_message(self) -> dict[str, Any]:
+        return protocol.lobby([knock.participant.info() for knock in self.lobby.knocks()])
+
+    def settings_message(self) -> dict[str, Any]:
+        return protocol.room_updated(self.name, self.sid, self.locked, self.lobby.enabled)
+
+    async def _seat(self, participant: Participant, request_id: protocol.RequestId | None) -> None:
+        previous = self.by_identity(participant.identity)
         if previous is not None:
             # Exactly one live session per identity: the newest wins (LiveKit does the same),
             # so a user who reopens a tab is not locked out by a ghost.
@@ -88,20 +165,8 @@ class LiveRoom:
             previous.connection.terminate(
                 SparkleError(ErrorCode.REPLACED).to_ws(), _close_code(ErrorCode.REPLACED)
             )
-        if not grants.hidden and self.participant_count >= self.max_participants:
+        if not participant.hidden and self.participant_count >= self.max_participants:
             raise SparkleError(ErrorCode.ROOM_FULL)
-        participant = Participant(
-            sid="PA_" + secrets.token_urlsafe(9),
-            identity=token.identity,
-            name=display_name,
-            host=host,
-            hidden=grants.hidden,
-            can_subscribe=grants.can_subscribe,
-            # A hidden participant (a recorder, an agent) must not appear anywhere, and a
-            # published track would reveal it: it never publishes.
-            allowed_sources=frozenset() if grants.hidden else grants.can_publish_sources,
-            connection=connection,
-        )
         others = [p for p in self.participants.values() if not p.hidden]
         tracks = [
             protocol.track_info(track, self._is_muted(track))
@@ -135,7 +200,8 @@ class LiveRoom:
             participant.send(protocol.active_speaker(self.active_speaker))
         if not participant.hidden:
             self.broadcast(protocol.participant_joined(participant.info()), exclude=participant)
-        return participant
+        if participant.host and (self.lobby.enabled or len(self.lobby)):
+            participant.send(self.lobby_message())
 
     async def remove(self, participant: Participant, reason: str) -> bool:
         """Remove a participant (idempotent); False if it was not (or no longer) here."""
@@ -320,11 +386,16 @@ class RoomRegistry:
                         # The answer to a bad token: a banned or locked-out user learns
                         # nothing it could probe with (security checklist item 8).
                         raise SparkleError(ErrorCode.INVALID_TOKEN)
-                    participant = await room.admit(
-                        connection, token, display_name, request_id, host
-                    )
+                    # Hidden participants (recorders, agents) come with tokens only an API
+                    # key holder can mint, and a knock would reveal them: they skip it.
+                    if room.lobby.enabled and not host and not token.grants.hidden:
+                        participant = room.knock(connection, token, display_name, request_id)
+                    else:
+                        participant = await room.admit(
+                            connection, token, display_name, request_id, host
+                        )
                 except BaseException:
-                    if room.participants:
+                    if not room.empty:
                         raise
                     # A failed first join must not leave an empty room behind.
                     room.closed = True
@@ -334,17 +405,24 @@ class RoomRegistry:
                     raise
                 return room, participant
 
-    async def leave(self, room: LiveRoom, participant: Participant, reason: str) -> None:
+    async def leave(
+        self, room: LiveRoom, participant: Participant, reason: str, *, lobby_only: bool = False
+    ) -> bool:
+        """Take ``participant`` out of the room or its lobby (with ``lobby_only``, only out of
+        the lobby); False if it was in neither."""
         async with room.lock:
-            removed = await room.remove(participant, reason)
-            if not removed or room.participants or room.closed:
-                return
+            removed = room.withdraw(participant, reason)
+            if not removed and not lobby_only:
+                removed = await room.remove(participant, reason)
+            if not room.empty or room.closed:
+                return removed
             # Last one out: forget the live room and free its media resources now; the store
             # still remembers the room itself, so the meeting link keeps working.
             room.closed = True
             if self._rooms.get(room.name) is room:
                 del self._rooms[room.name]
         await self._close_media(room)
+        return removed
 
     def _get_or_create(self, name: str) -> LiveRoom:
         room = self._rooms.get(name)
@@ -366,7 +444,7 @@ class RoomRegistry:
                 record = self._store.get_room(name)
                 if record is None:
                     raise SparkleError(ErrorCode.INVALID_TOKEN) from None
-        room = LiveRoom(self.config, record.name, record.sid, record.max_participants)
+        room = LiveRoom(self.config, record.name, record.sid, record.max_participants, record.lobby)
         self._rooms[name] = room
         return room
 
@@ -384,6 +462,7 @@ class RoomRegistry:
         async with room.lock:
             room.closed = True
             participants = list(room.participants.values())
+            participants += [knock.participant for knock in room.lobby.clear()]
             room.participants.clear()
         if ended:
             farewell, code = protocol.bye("ended"), 1000
@@ -427,6 +506,24 @@ class RoomRegistry:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+
+
+def _new_participant(
+    connection: Connection, token: RoomToken, display_name: str, host: bool
+) -> Participant:
+    grants = token.grants
+    return Participant(
+        sid="PA_" + secrets.token_urlsafe(9),
+        identity=token.identity,
+        name=display_name,
+        host=host,
+        hidden=grants.hidden,
+        can_subscribe=grants.can_subscribe,
+        # A hidden participant (a recorder, an agent) must not appear anywhere, and a
+        # published track would reveal it: it never publishes.
+        allowed_sources=frozenset() if grants.hidden else grants.can_publish_sources,
+        connection=connection,
+    )
 
 
 def _close_code(code: ErrorCode) -> int:

@@ -29,6 +29,8 @@ from signaling.appkeys import METRICS, ROOMS, WS_ADMISSION
 from signaling.errors import ErrorCode, SparkleError
 from signaling.participant import Participant
 from signaling.protocol import (
+    Admit,
+    AdmitAll,
     BadMessage,
     EndMeeting,
     IceCandidate,
@@ -42,6 +44,7 @@ from signaling.protocol import (
     RemoveParticipant,
     RequestId,
     SetHost,
+    SetLobby,
     Unban,
 )
 from signaling.ratelimit import TokenBucket
@@ -120,6 +123,8 @@ class Session:
         self._offered = False
         self._offer_task: asyncio.Task[None] | None = None
         self._pending_candidates: list[IceCandidate] = []
+        # Set while this participant waits in the room's lobby (signaling/lobby.py).
+        self._lobby_deadline: float | None = None
 
     # --- Connection ----------------------------------------------------------------------
 
@@ -176,6 +181,11 @@ class Session:
                 if timeout <= 0:
                     self._reply(SparkleError(ErrorCode.JOIN_TIMEOUT))
                     continue
+            elif self._lobby_deadline is not None and not self._terminating:
+                timeout = self._lobby_deadline - self._loop.time()
+                if timeout <= 0:
+                    await self._lobby_expired()
+                    continue
             try:
                 msg = await self._ws.receive(timeout=timeout)
             except TimeoutError:
@@ -195,6 +205,16 @@ class Session:
                 return
             else:  # CLOSE, CLOSING, CLOSED
                 return
+
+    async def _lobby_expired(self) -> None:
+        self._lobby_deadline = None
+        room, participant = self._room, self._participant
+        if room is None or participant is None:
+            return
+        # lobby_only: a host may have admitted it a moment ago; then it simply stays.
+        if await self._registry.leave(room, participant, "timeout", lobby_only=True):
+            self._room = self._participant = None
+            self._reply(SparkleError(ErrorCode.LOBBY_TIMEOUT))
 
     async def _finish(self, writer: asyncio.Task[None]) -> None:
         offer = self._offer_task
@@ -260,6 +280,9 @@ class Session:
         room, participant = self._room, self._participant
         if room is None or participant is None:
             raise MessageError(ErrorCode.NOT_JOINED, request_id=message.id)
+        if room.lobby.holds(participant) and not isinstance(message, Leave | Ping):
+            # Waiting to be admitted: no media, no commands, nothing but goodbye or a ping.
+            raise MessageError(ErrorCode.IN_LOBBY, request_id=message.id)
         if isinstance(message, Offer):
             self._offer(room, participant, message)
         elif isinstance(message, IceCandidate):
@@ -278,18 +301,33 @@ class Session:
             room.set_muted(participant, message.source, message.muted)
         elif isinstance(message, Ping):
             self.send(protocol.pong(message.id))
-        elif isinstance(message, SetHost | RemoveParticipant | Unban | LockRoom | EndMeeting):
+        elif isinstance(
+            message,
+            SetHost
+            | RemoveParticipant
+            | Unban
+            | LockRoom
+            | EndMeeting
+            | SetLobby
+            | Admit
+            | AdmitAll,
+        ):
             await moderation.handle(self._registry, room, participant, message)
         elif isinstance(message, Leave):
             self._room = self._participant = None
             # Shielded like the end of a session: a cancelled handler must not stop halfway.
-            leaving = self._registry.spawn(self._registry.leave(room, participant, "left"))
+            leaving = self._registry.spawn(self._leave(room, participant))
             await asyncio.shield(leaving)
             self.terminate(protocol.bye("left"), 1000)
 
+    async def _leave(self, room: LiveRoom, participant: Participant) -> None:
+        await self._registry.leave(room, participant, "left")
+
     async def _join(self, message: Join) -> None:
-        if self._participant is not None:
-            raise MessageError(ErrorCode.ALREADY_JOINED, request_id=message.id)
+        room, participant = self._room, self._participant
+        if room is not None and participant is not None:
+            code = ErrorCode.IN_LOBBY if room.lobby.holds(participant) else ErrorCode.ALREADY_JOINED
+            raise MessageError(code, request_id=message.id)
         token = self._registry.tokens.verify(message.token)
         if not token.grants.room_join:
             # The same generic error as any other token problem: no oracle.
@@ -299,6 +337,16 @@ class Session:
             raise MessageError(ErrorCode.NAME_REQUIRED, request_id=message.id)
         room, participant = await self._registry.join(self, token, name, message.id)
         self._room, self._participant = room, participant
+        if room.lobby.holds(participant):
+            # join_timeout no longer applies: the wait is the host's, not the client's.
+            self._lobby_deadline = self._loop.time() + self._config.lobby_wait_timeout_s
+            log.info(
+                "room %s: %s waits in the lobby as %s",
+                room.name,
+                participant.identity,
+                participant.sid,
+            )
+            return
         self._registry.metrics.observe_join_latency(self._loop.time() - self._opened_at)
         log.info(
             "room %s: %s joined as %s%s",

@@ -66,6 +66,8 @@ _MIGRATIONS: tuple[str, ...] = (
     )
     """,
     "CREATE INDEX audit_log_room ON audit_log (room, id)",
+    # Issue 3: the waiting room (lobby), a per-room setting; off for rooms made before it.
+    "ALTER TABLE rooms ADD COLUMN lobby INTEGER NOT NULL DEFAULT 0",
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -78,6 +80,7 @@ class RoomRecord:
     max_participants: int
     metadata: dict[str, Any]
     created_by: str  # "api" (an API key holder) or "meeting" (the home page's button)
+    lobby: bool = False  # non-hosts wait until a host admits them (signaling/lobby.py)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +90,7 @@ class RoomRecord:
             "max_participants": self.max_participants,
             "metadata": self.metadata,
             "created_by": self.created_by,
+            "lobby": self.lobby,
         }
 
 
@@ -160,6 +164,7 @@ class Store:
         max_participants: int,
         metadata: dict[str, Any] | None = None,
         created_by: str = "api",
+        lobby: bool = False,
     ) -> RoomRecord:
         if not is_valid_room_name(name):
             raise SparkleError(ErrorCode.BAD_MESSAGE, f"invalid room name {name!r}")
@@ -170,11 +175,12 @@ class Store:
             max_participants=max_participants,
             metadata=dict(metadata or {}),
             created_by=created_by,
+            lobby=lobby,
         )
         try:
             self._write(
                 "INSERT INTO rooms (name, sid, created_at, max_participants, metadata,"
-                " created_by) VALUES (?, ?, ?, ?, ?, ?)",
+                " created_by, lobby) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.name,
                     record.sid,
@@ -182,6 +188,7 @@ class Store:
                     record.max_participants,
                     json.dumps(record.metadata, separators=(",", ":")),
                     record.created_by,
+                    int(record.lobby),
                 ),
             )
         except sqlite3.IntegrityError:
@@ -190,7 +197,7 @@ class Store:
 
     def get_room(self, name: str) -> RoomRecord | None:
         row = self._conn.execute(
-            "SELECT name, sid, created_at, max_participants, metadata, created_by"
+            "SELECT name, sid, created_at, max_participants, metadata, created_by, lobby"
             " FROM rooms WHERE name = ?",
             (name,),
         ).fetchone()
@@ -198,10 +205,14 @@ class Store:
 
     def list_rooms(self) -> list[RoomRecord]:
         rows = self._conn.execute(
-            "SELECT name, sid, created_at, max_participants, metadata, created_by"
+            "SELECT name, sid, created_at, max_participants, metadata, created_by, lobby"
             " FROM rooms ORDER BY created_at, name"
         ).fetchall()
         return [_record(row) for row in rows]
+
+    def set_lobby(self, name: str, enabled: bool) -> bool:
+        """Turn the room's lobby on or off; False if the room is not stored."""
+        return self._write("UPDATE rooms SET lobby = ? WHERE name = ?", (int(enabled), name)) > 0
 
     def delete_room(self, name: str) -> bool:
         """True if the room existed. Its roles and bans go with it; its audit log stays."""
@@ -311,7 +322,7 @@ class Store:
 
 
 def _record(row: tuple[Any, ...]) -> RoomRecord:
-    name, sid, created_at, max_participants, metadata, created_by = row
+    name, sid, created_at, max_participants, metadata, created_by, lobby = row
     return RoomRecord(
         name=str(name),
         sid=str(sid),
@@ -319,4 +330,5 @@ def _record(row: tuple[Any, ...]) -> RoomRecord:
         max_participants=int(max_participants),
         metadata=json.loads(metadata),
         created_by=str(created_by),
+        lobby=bool(lobby),
     )

@@ -25,6 +25,8 @@ from signaling.protocol import (
     MAX_SID_LENGTH,
     MAX_TRACKS,
     MESSAGE_TYPES,
+    Admit,
+    AdmitAll,
     ClientMessage,
     EndMeeting,
     IceCandidate,
@@ -37,6 +39,7 @@ from signaling.protocol import (
     Ping,
     RemoveParticipant,
     SetHost,
+    SetLobby,
     Unban,
     parse,
 )
@@ -87,6 +90,14 @@ def check_message(message: ClientMessage) -> None:
         assert 0 < len(message.identity) <= MAX_IDENTITY_LENGTH
     elif isinstance(message, LockRoom):
         assert type(message.locked) is bool
+    elif isinstance(message, SetLobby):
+        assert type(message.enabled) is bool
+    elif isinstance(message, Admit):
+        assert isinstance(message.participant_sid, str)
+        assert len(message.participant_sid) <= MAX_SID_LENGTH
+        assert type(message.deny) is bool
+    elif isinstance(message, AdmitAll):
+        assert type(message.deny) is bool
     else:
         assert isinstance(message, Ping | Leave | EndMeeting)
 

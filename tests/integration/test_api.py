@@ -131,7 +131,10 @@ async def test_room_without_a_name_gets_a_readable_random_one(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b'{"nmae": "x"}', "unknown field 'nmae'; allowed: max_participants, metadata, name"),
+        (
+            b'{"nmae": "x"}',
+            "unknown field 'nmae'; allowed: lobby, max_participants, metadata, name",
+        ),
         (b'{"name": 5}', "field 'name' must be a string"),
         (b'{"max_participants": true}', "field 'max_participants' must be an integer"),
         (b'{"max_participants": 2.5}', "field 'max_participants' must be an integer"),

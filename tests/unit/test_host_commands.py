@@ -80,9 +80,9 @@ def test_event_payloads() -> None:
         "type": "participant_updated",
         "participant": {"sid": "PA_2", "identity": "bob", "name": "Bob", "host": True},
     }
-    assert protocol.room_updated("r", "RM_1", True) == {
+    assert protocol.room_updated("r", "RM_1", True, False) == {
         "type": "room_updated",
-        "room": {"name": "r", "sid": "RM_1", "locked": True},
+        "room": {"name": "r", "sid": "RM_1", "locked": True, "lobby": False},
     }
 
 
