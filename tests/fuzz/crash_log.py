@@ -14,6 +14,9 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 CORPUS = Path(__file__).parent / "corpus"
 CRASHERS = CORPUS / "crashers"
@@ -40,6 +43,23 @@ def write_input(path: Path, text: str) -> None:
 
 def corpus_files(folder: str, suffix: str) -> list[Path]:
     return sorted((CORPUS / folder).glob(f"*{suffix}"))
+
+
+KnownBugs = dict[str, tuple[type[Exception], str]]
+
+
+def replay_params(paths: list[Path], known_bugs: KnownBugs) -> list[Any]:
+    """One pytest param per corpus file; a crasher whose bug is not fixed yet (listed in
+    ``known_bugs``: file name -> exception type, the bug) is a strict xfail, so the suite
+    stays green while the bug is visible and turns red the day it is fixed."""
+    params = []
+    for path in paths:
+        marks = []
+        if path.name in known_bugs:
+            raises, reason = known_bugs[path.name]
+            marks.append(pytest.mark.xfail(strict=True, raises=raises, reason=reason))
+        params.append(pytest.param(path, id=path.name, marks=marks))
+    return params
 
 
 def signature(exc: BaseException) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -45,13 +44,21 @@ from signaling.protocol import (
 )
 from signaling.tokens import MAX_IDENTITY_LENGTH
 
-from .crash_log import CrashLog, corpus_files, read_input, scaled, signature
+from .crash_log import (
+    CrashLog,
+    KnownBugs,
+    corpus_files,
+    read_input,
+    replay_params,
+    scaled,
+    signature,
+)
 from .message_mutator import MessageMutator
 
 SEEDS = corpus_files("messages", ".json")
 CRASHERS = corpus_files("crashers", ".msg")
 # Unfixed crashers: file name -> (exception, bug). Strict xfail, as in test_fuzz_sdp.py.
-KNOWN_BUGS: dict[str, tuple[type[Exception], str]] = {}
+KNOWN_BUGS: KnownBugs = {}
 MUTANTS = scaled(100_000)
 
 
@@ -125,23 +132,6 @@ def check_signature(text: str) -> str | None:
     return None
 
 
-def replay_params(paths: list[Path]) -> list[Any]:
-    return [
-        pytest.param(
-            path,
-            id=path.name,
-            marks=[
-                pytest.mark.xfail(
-                    strict=True, raises=KNOWN_BUGS[path.name][0], reason=KNOWN_BUGS[path.name][1]
-                )
-            ]
-            if path.name in KNOWN_BUGS
-            else [],
-        )
-        for path in paths
-    ]
-
-
 def test_seeds_cover_every_client_message_type() -> None:
     types = {json.loads(read_input(path))["type"] for path in SEEDS}
     assert types == MESSAGE_TYPES
@@ -152,7 +142,7 @@ def test_seeds_parse(path: Path) -> None:
     assert check(read_input(path)) not in {code.value for code in ErrorCode}
 
 
-@pytest.mark.parametrize("path", replay_params(SEEDS + CRASHERS))
+@pytest.mark.parametrize("path", replay_params(SEEDS + CRASHERS, KNOWN_BUGS))
 def test_corpus_replays_without_a_crash(path: Path) -> None:
     check(read_input(path))
 

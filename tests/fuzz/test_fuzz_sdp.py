@@ -32,7 +32,15 @@ from sfu.sdp_guard import OfferSummary, check_offer
 from tests.support.aiortc_client import RecordingEvents, loopback_settings
 
 from .crash_log import CRASHERS as CRASHERS_DIR
-from .crash_log import CrashLog, corpus_files, read_input, scaled, signature
+from .crash_log import (
+    CrashLog,
+    KnownBugs,
+    corpus_files,
+    read_input,
+    replay_params,
+    scaled,
+    signature,
+)
 from .sdp_mutator import SdpMutator
 
 LIMITS = {"max_bytes": 65536, "max_lines": 2000, "max_sections": 64}
@@ -41,7 +49,7 @@ CRASHERS = corpus_files("crashers", ".sdp")
 # Crashers whose bug is not fixed yet: file name -> the bug. The replay is a strict xfail,
 # so the suite stays green while the bug is visible, and turns red the day it is fixed
 # (then delete the entry and keep the file as a regression input).
-KNOWN_BUGS: dict[str, tuple[type[Exception], str]] = {}
+KNOWN_BUGS: KnownBugs = {}
 GUARD_MUTANTS = scaled(100_000)
 # The guard run is CPU-bound (~250 us a mutant): split in chunks over both cores. Each chunk
 # has its own seed, so the mutants do not depend on which process runs it.
@@ -56,23 +64,6 @@ CANDIDATE = re.compile(r"^(a=candidate:\S+ \S+ \S+ \S+ )\S+", re.MULTILINE)
 
 def seeds() -> list[str]:
     return [read_input(path) for path in SEEDS]
-
-
-def replay_params(paths: list[Path]) -> list[Any]:
-    return [
-        pytest.param(
-            path,
-            id=path.name,
-            marks=[
-                pytest.mark.xfail(
-                    strict=True, raises=KNOWN_BUGS[path.name][0], reason=KNOWN_BUGS[path.name][1]
-                )
-            ]
-            if path.name in KNOWN_BUGS
-            else [],
-        )
-        for path in paths
-    ]
 
 
 def guard(sdp: str) -> OfferSummary | None:
@@ -113,7 +104,7 @@ def test_seed_offers_pass_the_guard(path: Path) -> None:
     assert summary is not None and len(summary.sections) >= 2
 
 
-@pytest.mark.parametrize("path", replay_params(SEEDS + CRASHERS))
+@pytest.mark.parametrize("path", replay_params(SEEDS + CRASHERS, KNOWN_BUGS))
 def test_guard_replays_the_corpus(path: Path) -> None:
     guard(read_input(path))
 
@@ -275,7 +266,7 @@ async def test_room_answers_every_seed(path: Path) -> None:
         await fuzz.check_still_works()
 
 
-@pytest.mark.parametrize("path", replay_params(CRASHERS))
+@pytest.mark.parametrize("path", replay_params(CRASHERS, KNOWN_BUGS))
 async def test_room_survives_past_crashers(path: Path) -> None:
     async with RoomUnderFuzz() as fuzz:
         await fuzz.offer(loopback(read_input(path)), {"0": "microphone", "1": "camera"})
