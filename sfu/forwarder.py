@@ -52,6 +52,10 @@ class TrackForwarder:
         self.track: PublishedTrack | None = None
         self.slots: list[Slot] = []
         self.muted = False
+        # Set when the owner stopped this track (a host stopped a screen share): it stays
+        # unpublished however long the client keeps sending, until its m-section goes
+        # inactive (the client stopped it) and is offered again.
+        self.stopped = False
         self.codec: RTCRtpCodecParameters | None = None
         self.media_ssrc: int | None = None
         self._limiter = PliLimiter(pli_min_interval_s)

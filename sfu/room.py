@@ -56,6 +56,9 @@ class MediaRoom:
         self._speaker = SpeakerDetector(hold_s=max(1.0, 3 * settings.speaker_interval_s))
         self._speaker_task: asyncio.Task[None] | None = None
         self._closed = False
+        # source -> how many tracks of it may be published at once in this room (the owner's
+        # policy: one screen share at a time, unless a host allows more).
+        self._source_limits: dict[str, int] = {}
 
     # --- peers ----------------------------------------------------------------------
 
@@ -184,8 +187,16 @@ class MediaRoom:
             forwarder = self._new_forwarder(peer, transceiver, section, sources.get(mid))
             if forwarder is not None and self._publish(forwarder):
                 published.append(forwarder)
-        elif forwarder is not None and not sending and forwarder.published:
-            self._unpublish(forwarder)
+        elif forwarder is not None and not sending:
+            # The client stopped the track (inactive): a stop by the owner is over, and the
+            # same mid may be offered for sending again (a new screen share).
+            forwarder.stopped = False
+            if forwarder.published:
+                self._unpublish(forwarder)
+        elif forwarder is not None and sending and self._publish(forwarder):
+            # Sending again after inactive, or now allowed: the same mid publishes anew.
+            published.append(forwarder)
+            forwarder.restart()
         slot = peer.slots.get(mid)
         receiving = active and section.direction == "recvonly" and peer.subscribe
         if slot is None and receiving:
@@ -233,8 +244,15 @@ class MediaRoom:
         source = forwarder.source
         if peer is None or source is None or forwarder.published:
             return False
+        if forwarder.stopped:
+            return False
         if source not in peer.allowed_sources:
             reason = f"source {source} is not allowed for this participant"
+            self._emit(self.events.track_refused, peer.peer_id, forwarder.mid, source, reason)
+            return False
+        limit = self._source_limits.get(source)
+        if limit is not None and self._count_published(source) >= limit:
+            reason = f"at most {limit} {source} track(s) may be forwarded at once in this room"
             self._emit(self.events.track_refused, peer.peer_id, forwarder.mid, source, reason)
             return False
         forwarder.track = PublishedTrack(
@@ -362,6 +380,51 @@ class MediaRoom:
             ):
                 self._announce(forwarder)
                 forwarder.request_keyframe()
+
+    def set_source_limit(self, source: str, limit: int | None) -> None:
+        """At most ``limit`` published tracks of ``source`` in the room (None: no limit).
+        Tracks already published stay; the limit applies to the next ones."""
+        if limit is None:
+            self._source_limits.pop(source, None)
+        else:
+            self._source_limits[source] = limit
+
+    def _count_published(self, source: str) -> int:
+        return sum(
+            1
+            for peer in self._peers.values()
+            for f in peer.forwarders.values()
+            if f.published and f.source == source
+        )
+
+    def stop_source(self, peer_id: str, source: str) -> bool:
+        """Stop forwarding ``peer_id``'s tracks of ``source`` now, and keep them stopped
+        while the client keeps sending them; True if one was published."""
+        peer = self._peer(peer_id)
+        stopped = False
+        for forwarder in list(peer.forwarders.values()):
+            if forwarder.source != source:
+                continue
+            forwarder.stopped = True
+            if forwarder.published:
+                self._unpublish(forwarder)
+                stopped = True
+        return stopped
+
+    def set_subscribe(self, peer_id: str, subscribe: bool) -> None:
+        """Start (or stop) giving ``peer_id`` the others' tracks; starting asks its client
+        for an offer with receive slots (``renegotiation_needed``)."""
+        peer = self._peer(peer_id)
+        if peer.subscribe == subscribe:
+            return
+        peer.subscribe = subscribe
+        if subscribe:
+            self._reconcile(peer)
+            self._schedule_renegotiation(peer)
+        else:
+            for slot in peer.slots.values():
+                if slot.forwarder is not None:
+                    slot.forwarder.detach(slot)
 
     def _sending(self, peer: Peer, forwarder: TrackForwarder) -> bool:
         transceiver = peer.transceiver(forwarder.mid)

@@ -9,6 +9,7 @@ strings, so they never reach an access log or a ``Referer`` header.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
@@ -20,9 +21,12 @@ from typing import Any
 
 from aiohttp import web
 
+from signaling import chat_files
 from signaling.appkeys import CONFIG, ROOMS, STORE, TOKENS
+from signaling.commands import MAX_PASSWORD_LENGTH
 from signaling.errors import ErrorCode, SparkleError
 from signaling.ip_quota import IpQuota
+from signaling.password import verify_password
 from signaling.request_body import read_object
 from signaling.room_name import is_valid_room_name, random_room_name
 from signaling.store import RoomRecord
@@ -270,6 +274,8 @@ async def delete_room(request: web.Request) -> web.Response:
         raise SparkleError(ErrorCode.NOT_FOUND, f"no room named {name!r}")
     if rooms is not None and live is not None:
         await rooms.close_room(name)
+    # Files shared in its chat go with it (after the meeting closed: no upload is under way).
+    chat_files.delete_room_files(request.app[STORE], request.app[CONFIG].data_path, name)
     log.info("room deleted: %s", name)
     return web.Response(status=204)
 
@@ -356,16 +362,46 @@ async def create_meeting(request: web.Request) -> web.Response:
 async def create_guest_token(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     # Counted before the room lookup, so guessing room names is quota-limited too.
-    if not request.app[GUEST_QUOTA].allow(_client(request)):
+    address = _client(request)
+    if not request.app[GUEST_QUOTA].allow(address):
         raise SparkleError(ErrorCode.RATE_LIMITED, "too many guest tokens; try again in a minute")
-    name = _room_name(request)
-    body = await read_object(request, {"name": str})
+    name = request.match_info["name"]
+    body = await read_object(request, {"name": str, "password": str})
     display_name = _display_name(body.get("name"), required=True)
-    if request.app[STORE].get_room(name) is None:
-        raise SparkleError(ErrorCode.NOT_FOUND, "no such room")
+    password = body.get("password")
+    if password is not None and not 1 <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise SparkleError(
+            ErrorCode.BAD_MESSAGE, f"'password' must be 1 to {MAX_PASSWORD_LENGTH} characters"
+        )
+    record = request.app[STORE].get_room(name) if is_valid_room_name(name) else None
+    live = request.app[ROOMS].live_room(name)
+    open_room = record is not None and record.password_hash is None and not (live and live.locked)
+    if not open_room:
+        await _check_guest_password(request, record, live is not None and live.locked, password)
     identity = "guest-" + secrets.token_hex(6)
     tokens = request.app[TOKENS]
     token = tokens.mint(name, identity, display_name, Grants.guest(), config.guest_token_ttl_s)
     return web.json_response(
         {"token": token, "identity": identity, "expires_at": tokens.verify(token).expires_at}
     )
+
+
+async def _check_guest_password(
+    request: web.Request, record: RoomRecord | None, locked: bool, password: str | None
+) -> None:
+    """An unknown room, a locked one and one with a password answer alike (issue 3): first
+    ``password_required``, then, for any password, ``join_refused`` unless it is right."""
+    if password is None:
+        raise SparkleError(ErrorCode.PASSWORD_REQUIRED)
+    admission = request.app[ROOMS].admission
+    keys = [f"address:{_client(request)}"]
+    real = record is not None and record.password_hash is not None and not locked
+    stored = record.password_hash if real and record is not None else None
+    # Always one scrypt, against a stand-in hash when there is nothing to check: the time
+    # taken must not tell an unknown or locked room from a wrong password either.
+    loop = asyncio.get_running_loop()
+    target = stored or admission.stand_in_hash
+    right = await loop.run_in_executor(None, verify_password, password, target)
+    if not right or stored is None or admission.attempts.locked_out(keys):
+        admission.attempts.fail(keys)
+        raise SparkleError(ErrorCode.JOIN_REFUSED)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from signaling import api, openapi, pages
+from signaling import api, chat_files, openapi, pages
 from signaling.appkeys import CONFIG, METRICS, ROOMS, STORE, TOKENS, WS_ADMISSION
 from signaling.config import Config, ConfigError
 from signaling.metrics import CONTENT_TYPE, Metrics
-from signaling.rooms import RoomRegistry
+from signaling.registry import RoomRegistry
 from signaling.session import websocket_handler
 from signaling.store import Store
 from signaling.tokens import TokenService
@@ -51,6 +51,7 @@ def create_app(config: Config, *, web_root: Path | None = None) -> web.Applicati
     app[STORE] = store
     _add_rooms(app, config, store, tokens, metrics)
     api.setup(app)
+    chat_files.setup(app)
     openapi.setup(app)
     app.router.add_get("/metrics", metrics_handler)
     pages.setup(app, web_root or config.web_path)

@@ -9,7 +9,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from signaling.config import Config
     from signaling.metrics import Metrics
-    from signaling.rooms import RoomRegistry
+    from signaling.registry import RoomRegistry
     from signaling.store import Store
     from signaling.tokens import TokenService
     from signaling.ws_admission import WsAdmission

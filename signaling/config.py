@@ -112,6 +112,34 @@ class Config:
         "tab does not hold a socket all day.",
     )
     heartbeat_s: float = _s(15.0, "WebSocket ping interval; aiohttp's heartbeat is off by default.")
+    # --- meeting password (issue 3) ------------------------------------------------------
+    password_max_failures: int = _s(
+        5,
+        "Wrong meeting passwords per identity and per address before a lockout: a typo or "
+        "two is normal, a guessing script is not.",
+    )
+    password_failure_window_s: float = _s(
+        600.0, "Failures older than this are forgotten, so a slow typist is never locked out."
+    )
+    password_lockout_s: float = _s(
+        600.0,
+        "How long a joiner is refused after too many wrong passwords (even the right "
+        "one): at 5 tries per 10 min a 6-digit PIN takes years to guess.",
+    )
+    # --- chat (issue 3) -------------------------------------------------------------------
+    chat_max_chars: int = _s(
+        2000, "Longer than any chat line people type; a paste of a log belongs in a file."
+    )
+    chat_messages_per_minute: int = _s(
+        30, "Per participant: a fast typist sends ~10; more is flooding the room."
+    )
+    chat_max_file_bytes: int = _s(
+        10 * 1024 * 1024, "Screenshots and PDFs fit; the meeting server is not a file host."
+    )
+    chat_files_per_minute: int = _s(
+        6, "Per participant: uploads cost disk and every recipient's bandwidth."
+    )
+
     allowed_origins: str = _s(
         "",
         "Comma-separated extra origins (scheme://host[:port]) whose pages may open the "
@@ -296,6 +324,13 @@ def validate(config: Config) -> None:
         "max_m_sections",
         "pli_min_interval_s",
         "speaker_interval_s",
+        "password_max_failures",
+        "password_failure_window_s",
+        "password_lockout_s",
+        "chat_max_chars",
+        "chat_messages_per_minute",
+        "chat_max_file_bytes",
+        "chat_files_per_minute",
     )
     for name in positive:
         if getattr(config, name) <= 0:

@@ -42,6 +42,10 @@ class ErrorCode(StrEnum):
     IN_LOBBY = "in_lobby"
     LOBBY_DENIED = "lobby_denied"
     LOBBY_TIMEOUT = "lobby_timeout"
+    PASSWORD_REQUIRED = "password_required"
+    JOIN_REFUSED = "join_refused"
+    FILE_TOO_LARGE = "file_too_large"
+    UNSUPPORTED_FILE_TYPE = "unsupported_file_type"
     UNAUTHORIZED = "unauthorized"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
@@ -90,6 +94,21 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.LOBBY_DENIED: ErrorSpec(403, True, 4405, "a host declined to let you in"),
     ErrorCode.LOBBY_TIMEOUT: ErrorSpec(
         408, True, 4407, "nobody admitted you in time; try again later"
+    ),
+    ErrorCode.PASSWORD_REQUIRED: ErrorSpec(
+        401, False, None, "this meeting needs a password; join again with 'password'"
+    ),
+    # One answer for a wrong password, a lockout, a locked room, an unknown room and a ban,
+    # so none of them can be told from the others (issue 3; security checklist item 8).
+    ErrorCode.JOIN_REFUSED: ErrorSpec(
+        403,
+        True,
+        4406,
+        "cannot join this meeting: it does not exist, is locked, or the password is wrong",
+    ),
+    ErrorCode.FILE_TOO_LARGE: ErrorSpec(413, False, None, "the file is too large"),
+    ErrorCode.UNSUPPORTED_FILE_TYPE: ErrorSpec(
+        415, False, None, "this type of file cannot be shared in chat"
     ),
     ErrorCode.UNAUTHORIZED: ErrorSpec(401, False, None, "missing or invalid API key"),
     ErrorCode.NOT_FOUND: ErrorSpec(404, False, None, "not found"),

@@ -1,5 +1,6 @@
-"""Host commands: promote/demote, remove and ban, lock the room, end the meeting, and the
-waiting room: turn it on or off, admit or deny one or all waiting participants.
+"""Host commands: promote/demote, remove and ban, room settings (lock, lobby, password,
+mute and share policy), end the meeting, the waiting room (admit or deny one or all), and
+the floor (mute one or everyone, hands, speak and share permissions, stop a share).
 
 Everything is decided here, on the server: a client's idea of who is host is never trusted.
 A host is a participant whose token has ``room_admin`` or whom a host promoted; promotions,
@@ -13,27 +14,34 @@ its way are decided in one order (``RoomRegistry.join`` checks both under the sa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from signaling import protocol
-from signaling.errors import ErrorCode, SparkleError
-from signaling.lobby import Knock
-from signaling.participant import Participant
-from signaling.protocol import (
+from signaling.commands import (
     Admit,
     AdmitAll,
-    BadMessage,
+    AskUnmute,
     EndMeeting,
     HostCommand,
-    LockRoom,
-    MessageError,
+    LowerHand,
+    MuteParticipant,
     RemoveParticipant,
     SetHost,
-    SetLobby,
+    SetPermission,
+    StopShare,
     Unban,
+    UpdateRoom,
+    settings_as_dict,
 )
-from signaling.rooms import LiveRoom, RoomRegistry
+from signaling.errors import ErrorCode, SparkleError
+from signaling.fields import BadMessage, MessageError
+from signaling.lobby import Knock
+from signaling.participant import Participant
+from signaling.password import hash_password
+from signaling.registry import RoomRegistry
+from signaling.rooms import LiveRoom
 
 log = logging.getLogger(__name__)
 
@@ -57,31 +65,62 @@ async def handle(
         if not _present(room, actor):
             return  # removed or replaced meanwhile: its command is moot
         _require_host(actor, command.id)
-        if isinstance(command, SetHost):
-            _set_host(registry, room, actor, command)
-        elif isinstance(command, RemoveParticipant):
-            await _remove(registry, room, actor, command)
-        elif isinstance(command, Unban):
-            lifted = registry.store.unban(room.name, command.identity)
-            _audit(registry, room, actor, "unban", command.identity, {"was_banned": lifted})
-        elif isinstance(command, LockRoom):
-            room.locked = command.locked
-            room.broadcast(room.settings_message())
-            action = "lock" if command.locked else "unlock"
-            _audit(registry, room, actor, action, None, {})
-        elif isinstance(command, SetLobby):
-            await _set_lobby(registry, room, actor, command)
-        elif isinstance(command, Admit):
-            knock = room.lobby.get(command.participant_sid)
-            if knock is None:
-                raise MessageError(
-                    ErrorCode.NOT_FOUND,
-                    f"nobody with sid {command.participant_sid!r} is waiting",
-                    command.id,
-                )
-            await _decide(registry, room, actor, [knock], admit=not command.deny)
-        elif isinstance(command, AdmitAll):
-            await _decide(registry, room, actor, room.lobby.knocks(), admit=not command.deny)
+        await _dispatch(registry, room, actor, command)
+
+
+async def _dispatch(
+    registry: RoomRegistry, room: LiveRoom, actor: Participant, command: HostCommand
+) -> None:
+    floor = room.floor
+    if isinstance(command, SetHost):
+        _set_host(registry, room, actor, command)
+    elif isinstance(command, RemoveParticipant):
+        await _remove(registry, room, actor, command)
+    elif isinstance(command, Unban):
+        lifted = registry.store.unban(room.name, command.identity)
+        _audit(registry, room, actor, "unban", command.identity, {"was_banned": lifted})
+    elif isinstance(command, UpdateRoom):
+        await _update_room(registry, room, actor, command)
+    elif isinstance(command, Admit):
+        knock = room.lobby.get(command.participant_sid)
+        if knock is None:
+            raise MessageError(
+                ErrorCode.NOT_FOUND,
+                f"nobody with sid {command.participant_sid!r} is waiting",
+                command.id,
+            )
+        await _decide(registry, room, actor, [knock], admit=not command.deny)
+    elif isinstance(command, AdmitAll):
+        await _decide(registry, room, actor, room.lobby.knocks(), admit=not command.deny)
+    elif isinstance(command, MuteParticipant):
+        if command.participant_sid is None:
+            targets = [p for p in room.participants.values() if not p.host and not p.hidden]
+            for target in targets:
+                floor.host_mute(actor, target, command.source)
+            details = {"source": command.source, "count": len(targets)}
+            _audit(registry, room, actor, "mute_all", None, details)
+        else:
+            target = _target(room, actor, command.participant_sid, command.id)
+            floor.host_mute(actor, target, command.source)
+            _audit(registry, room, actor, "mute", target.identity, {"source": command.source})
+    elif isinstance(command, LowerHand):
+        target = _target(room, actor, command.participant_sid, command.id)
+        floor.set_hand(target, False)
+        _audit(registry, room, actor, "lower_hand", target.identity, {})
+    elif isinstance(command, AskUnmute):
+        target = _target(room, actor, command.participant_sid, command.id)
+        floor.ask_unmute(actor, target)
+        _audit(registry, room, actor, "ask_unmute", target.identity, {})
+    elif isinstance(command, SetPermission):
+        target = _target(room, actor, command.participant_sid, command.id)
+        floor.set_permission(actor, target, command.permission, command.allowed)
+        action = "allow" if command.allowed else "revoke"
+        details = {"permission": command.permission}
+        _audit(registry, room, actor, action, target.identity, details)
+    elif isinstance(command, StopShare):
+        target = _target(room, actor, command.participant_sid, command.id)
+        stopped = floor.stop_share(actor, target)
+        _audit(registry, room, actor, "stop_share", target.identity, {"was_sharing": stopped})
 
 
 def _present(room: LiveRoom, participant: Participant) -> bool:
@@ -109,7 +148,10 @@ def _set_host(registry: RoomRegistry, room: LiveRoom, actor: Participant, comman
     target = _target(room, actor, command.participant_sid, command.id)
     registry.store.set_host(room.name, target.identity, command.host)
     target.host = command.host
-    room.broadcast(protocol.participant_updated(target.info()))
+    # A host has every permission; a demoted one only what the room's policy and its grants
+    # give it (a screen share it may no longer make stops now).
+    room.floor.refresh_media(target)
+    room.floor.announce(target)
     if command.host and (room.lobby.enabled or len(room.lobby)):
         target.send(room.lobby_message())  # a new host must see who is waiting
     _audit(registry, room, actor, "promote" if command.host else "demote", target.identity, {})
@@ -131,15 +173,37 @@ async def _remove(
     _audit(registry, room, actor, "remove", target.identity, details)
 
 
-async def _set_lobby(
-    registry: RoomRegistry, room: LiveRoom, actor: Participant, command: SetLobby
+async def _update_room(
+    registry: RoomRegistry, room: LiveRoom, actor: Participant, command: UpdateRoom
 ) -> None:
-    room.lobby.enabled = command.enabled
-    # Stored with the room, so the next meeting in it starts with the same setting.
-    registry.store.set_lobby(room.name, command.enabled)
+    change = command.settings
+    before = room.settings
+    if change.password is not None:
+        # scrypt is slow on purpose: off the event loop.
+        loop = asyncio.get_running_loop()
+        password_hash: str | None = await loop.run_in_executor(None, hash_password, change.password)
+    else:
+        password_hash = None if change.clear_password else room.password_hash
+    after = before.changed(change)
+    # Stored with the room (all but the lock), so the next meeting in it starts the same.
+    store = registry.store
+    store.set_settings(room.name, after.stored_json())
+    if after.lobby != before.lobby:
+        store.set_lobby(room.name, after.lobby)
+    if password_hash != room.password_hash:
+        store.set_password_hash(room.name, password_hash)
+        room.password_hash = password_hash
+    room.settings = after
     room.broadcast(room.settings_message())
-    _audit(registry, room, actor, "lobby_on" if command.enabled else "lobby_off", None, {})
-    if not command.enabled:
+    room.floor.settings_changed(before)
+    if after.locked != before.locked:
+        _audit(registry, room, actor, "lock" if after.locked else "unlock", None, {})
+    if after.lobby != before.lobby:
+        _audit(registry, room, actor, "lobby_on" if after.lobby else "lobby_off", None, {})
+    rest = {k: v for k, v in settings_as_dict(change).items() if k not in ("lobby", "locked")}
+    if rest:
+        _audit(registry, room, actor, "update_room", None, rest)
+    if not after.lobby and before.lobby:
         # Nobody may be left waiting for a door that no longer exists.
         await _decide(registry, room, actor, room.lobby.knocks(), admit=True)
 

@@ -329,7 +329,10 @@ def _paths() -> dict[str, Any]:
                         "type": "object",
                         "additionalProperties": False,
                         "required": ["name"],
-                        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 64}},
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1, "maxLength": 64},
+                            "password": {"type": "string", "minLength": 1, "maxLength": 128},
+                        },
                     },
                     required=True,
                 ),
@@ -346,11 +349,19 @@ def _paths() -> dict[str, Any]:
                         "The token",
                     ),
                     **_bad(),
-                    "404": _error("No such room (`not_found`)."),
+                    "401": _error(
+                        "The room is unknown, locked or has a password, and no `password` was "
+                        "given (`password_required`): the three look alike."
+                    ),
+                    "403": _error(
+                        "Unknown room, locked room, wrong password or too many wrong ones "
+                        "(`join_refused`): one answer for all."
+                    ),
                     **_limited(),
                 },
             },
         },
+        **_file_paths(),
         "/api/v1/meetings": {
             "post": {
                 "summary": "Start a meeting: a new room and its host token (no API key)",
@@ -389,6 +400,91 @@ def _paths() -> dict[str, Any]:
     }
 
 
+_FILE_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+)
+
+
+def _file_paths() -> dict[str, Any]:
+    """Files shared in chat (signaling/chat_files.py), with a room token, not the API key."""
+    shared = {
+        "type": "object",
+        "required": ["id", "name", "size", "type"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string", "maxLength": 128, "description": "Sanitised."},
+            "size": {"type": "integer"},
+            "type": {"type": "string", "enum": list(_FILE_TYPES)},
+        },
+    }
+    token: list[dict[str, list[str]]] = [{"roomToken": []}]
+    invalid = {"401": _error("Missing, invalid or expired token (`invalid_token`).")}
+    binary = {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}
+    return {
+        "/api/v1/rooms/{name}/files": {
+            "parameters": [_room_param()],
+            "post": {
+                "summary": "Share a file in the room's chat (then send chat with file_id)",
+                "description": "The raw bytes as the body, Content-Type the file's type, which "
+                "must match the bytes. Needs a participant in the meeting now with file_share "
+                "permission. At most chat_max_file_bytes, chat_files_per_minute per person.",
+                "security": token,
+                "parameters": [
+                    {
+                        "name": "filename",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": "Display name; sanitised, default file.<ext>.",
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {mime: binary for mime in _FILE_TYPES},
+                },
+                "responses": {
+                    "201": _json(shared, "The shared file"),
+                    "400": _error("Empty file (`bad_message`)."),
+                    **invalid,
+                    "403": _error("Not in the meeting, or no file_share permission (`forbidden`)."),
+                    "404": _error("Invalid room name (`not_found`)."),
+                    "413": _error("Over chat_max_file_bytes (`file_too_large`)."),
+                    "415": _error(
+                        "Type not allowed or not matching the bytes (`unsupported_file_type`)."
+                    ),
+                    "429": _error("Over chat_files_per_minute (`rate_limited`)."),
+                },
+            },
+        },
+        "/api/v1/rooms/{name}/files/{id}": {
+            "parameters": [
+                _room_param(),
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "get": {
+                "summary": "Download a file shared in the room's chat",
+                "description": "For participants in the meeting and the room's hosts. Served "
+                "as an attachment with X-Content-Type-Options: nosniff and CSP sandbox.",
+                "security": token,
+                "responses": {
+                    "200": {
+                        "description": "The bytes, with the stored type",
+                        "content": {mime: binary for mime in _FILE_TYPES},
+                    },
+                    **invalid,
+                    "403": _error("Not in the meeting and not a host (`forbidden`)."),
+                    "404": _error("No such file in this room (`not_found`)."),
+                },
+            },
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -405,7 +501,13 @@ def document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "basic",
                     "description": "API key as the user name, API secret as the password.",
-                }
+                },
+                "roomToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A join token of the room (signaling/chat_files.py).",
+                },
             },
         },
     }

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from signaling.protocol import ParticipantInfo
-
 
 class Connection(Protocol):
     """What a room needs from a participant's connection (``signaling.session.Session``)."""
@@ -35,12 +33,15 @@ class Participant:
     allowed_sources: frozenset[str]
     connection: Connection
     muted_sources: set[str] = field(default_factory=set)
+    # Floor control (signaling/floor.py): permissions a host granted this participant
+    # ("speak", "screen_share", "file_share"), its raised hand's queue ticket, and whether
+    # it is held back until its camera publishes (the room's require_camera).
+    grants: set[str] = field(default_factory=set)
+    hand: int | None = None
+    held: bool = False
     # Messages for this participant are held here until its ``joined`` went out, so an event
     # fired while the media plane adds the peer never overtakes the ``joined`` reply.
     pending: list[dict[str, Any]] | None = field(default_factory=list)
-
-    def info(self) -> ParticipantInfo:
-        return ParticipantInfo(sid=self.sid, identity=self.identity, name=self.name, host=self.host)
 
     def send(self, message: dict[str, Any]) -> None:
         if self.pending is not None:

@@ -13,52 +13,80 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
-from collections.abc import Callable, Coroutine
-from dataclasses import replace
 from typing import Any
 
-from sfu.counters import MediaCounters
 from sfu.errors import MediaError
 from sfu.events import PublishedTrack
 from sfu.room import MediaRoom
-from signaling import protocol
+from signaling import messages, protocol
+from signaling.chat import RoomChat
 from signaling.config import Config
 from signaling.errors import ErrorCode, SparkleError
+from signaling.floor import Floor
 from signaling.lobby import Knock, Lobby
-from signaling.metrics import Metrics, MetricsSnapshot
+from signaling.messages import ParticipantInfo
 from signaling.participant import Connection, Participant
-from signaling.store import Store
-from signaling.tokens import RoomToken, TokenService
+from signaling.room_settings import RoomSettings, from_stored
+from signaling.store import RoomRecord
+from signaling.tokens import RoomToken
 
 log = logging.getLogger(__name__)
-
-# How long close() waits for connections to say goodbye before giving up on them.
-SHUTDOWN_GRACE_S = 5.0
 
 
 class LiveRoom:
     """One meeting with people in it. Implements ``sfu.events.MediaEvents``."""
 
-    def __init__(
-        self, config: Config, name: str, sid: str, max_participants: int, lobby: bool = False
-    ) -> None:
-        self.name = name
-        self.sid = sid
-        self.max_participants = max_participants
+    def __init__(self, config: Config, record: RoomRecord) -> None:
+        self.name = record.name
+        self.sid = record.sid
+        self.max_participants = record.max_participants
         self.lock = asyncio.Lock()
         self.closed = False
-        # Set by a host's lock_room (signaling/moderation.py): only hosts may join meanwhile.
-        self.locked = False
         self.participants: dict[str, Participant] = {}
+        # Host settings (signaling/room_settings.py); the password's hash is kept beside them.
+        settings = from_stored(
+            record.settings, lobby=record.lobby, has_password=record.password_hash is not None
+        )
+        self.password_hash = record.password_hash
         # Waiting room (signaling/lobby.py): knocks are not participants until admitted.
-        self.lobby = Lobby(lobby)
+        self.lobby = Lobby(settings.lobby)
         self._drops: set[asyncio.Future[None]] = set()
         self._config = config
         # The last active_speaker announced: a newcomer is told it, since the media plane
         # only reports changes and the speaker may not change for a long time.
         self.active_speaker: str | None = None
         self.media = MediaRoom(config.sfu_settings(), events=self)
+        # Who may speak and share, raised hands, host mutes (signaling/floor.py).
+        self.floor = Floor(self)
+        self.chat = RoomChat(config)
+        self._settings = settings
+        self.floor.apply_limits(settings)
+
+    @property
+    def settings(self) -> RoomSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: RoomSettings) -> None:
+        self._settings = settings
+        self.lobby.enabled = settings.lobby
+        self.floor.apply_limits(settings)
+
+    @property
+    def locked(self) -> bool:
+        """Set by a host (signaling/moderation.py): only hosts may join meanwhile."""
+        return self._settings.locked
+
+    def info(self, participant: Participant) -> ParticipantInfo:
+        return self.floor.info(participant)
+
+    def may(self, participant: Participant, permission: str) -> bool:
+        """Effective permission: ``speak``, ``screen_share`` or ``file_share``."""
+        return self.floor.may(participant, permission)
+
+    def receives_room_events(self, participant: Participant) -> bool:
+        """False while held back by the room's require_camera (it gets nothing but its own)."""
+        return not participant.held
 
     @property
     def participant_count(self) -> int:
@@ -106,22 +134,22 @@ class LiveRoom:
             # One waiting session per identity, as in the room itself: the newest wins.
             self.withdraw(previous.participant, "replaced")
             previous.participant.connection.terminate(
-                SparkleError(ErrorCode.REPLACED).to_ws(), _close_code(ErrorCode.REPLACED)
+                SparkleError(ErrorCode.REPLACED).to_ws(), close_code(ErrorCode.REPLACED)
             )
         # A lobby no larger than the room: a flood of knocks cannot grow without bound.
         if len(self.lobby) >= self.max_participants:
             raise SparkleError(ErrorCode.ROOM_FULL)
         participant = _new_participant(connection, token, display_name, host=False)
         self.lobby.add(Knock(participant, request_id))
-        connection.send(protocol.lobby_waiting(self.name, request_id))
-        self.tell_hosts(protocol.lobby_knock(participant.info()))
+        connection.send(messages.lobby_waiting(self.name, request_id))
+        self.tell_hosts(messages.lobby_knock(self.info(participant)))
         return participant
 
     def withdraw(self, participant: Participant, reason: str) -> bool:
         """Take a waiting participant out of the lobby (hosts get ``lobby_left``)."""
         if self.lobby.discard(participant) is None:
             return False
-        self.tell_hosts(protocol.lobby_left(participant.sid, reason))
+        self.tell_hosts(messages.lobby_left(participant.sid, reason))
         return True
 
     async def let_in(self, knock: Knock) -> bool:
@@ -133,16 +161,16 @@ class LiveRoom:
         try:
             await self._seat(participant, knock.request_id)
         except SparkleError as exc:  # room_full: as if it had joined right now
-            self.tell_hosts(protocol.lobby_left(participant.sid, exc.code.value))
+            self.tell_hosts(messages.lobby_left(participant.sid, exc.code.value))
             participant.connection.terminate(exc.to_ws(), exc.spec.close_code or 1011)
             return False
         except Exception:
             log.exception("room %s: admitting %s failed", self.name, participant.sid)
-            self.tell_hosts(protocol.lobby_left(participant.sid, "error"))
+            self.tell_hosts(messages.lobby_left(participant.sid, "error"))
             failure = SparkleError(ErrorCode.INTERNAL_ERROR, "could not admit you")
             participant.connection.terminate(failure.to_ws(), 1011)
             return False
-        self.tell_hosts(protocol.lobby_left(participant.sid, "admitted"))
+        self.tell_hosts(messages.lobby_left(participant.sid, "admitted"))
         return True
 
     def tell_hosts(self, message: dict[str, Any]) -> None:
@@ -151,10 +179,32 @@ class LiveRoom:
                 participant.send(message)
 
     def lobby_message(self) -> dict[str, Any]:
-        return protocol.lobby([knock.participant.info() for knock in self.lobby.knocks()])
+        return messages.lobby([self.info(knock.participant) for knock in self.lobby.knocks()])
+
+    def settings_wire(self) -> dict[str, Any]:
+        return self._settings.to_wire(self.name, self.sid)
 
     def settings_message(self) -> dict[str, Any]:
-        return protocol.room_updated(self.name, self.sid, self.locked, self.lobby.enabled)
+        return messages.room_updated(self.settings_wire())
+
+    def visible(self, *, exclude: Participant | None = None) -> list[Participant]:
+        """Participants the others see: not hidden, not held back by require_camera."""
+        return [
+            p
+            for p in self.participants.values()
+            if not p.hidden and not p.held and p is not exclude
+        ]
+
+    def tracks_for(self, viewer: Participant) -> list[dict[str, Any]]:
+        return [
+            messages.track_info(track, self._is_muted(track))
+            for track in self.media.published_tracks()
+            if self._announced(track.peer_id) and track.peer_id != viewer.sid
+        ]
+
+    def _announced(self, peer_id: str) -> bool:
+        owner = self.participants.get(peer_id)
+        return owner is not None and not owner.held
 
     async def _seat(self, participant: Participant, request_id: protocol.RequestId | None) -> None:
         previous = self.by_identity(participant.identity)
@@ -163,45 +213,77 @@ class LiveRoom:
             # so a user who reopens a tab is not locked out by a ghost.
             await self.remove(previous, "replaced")
             previous.connection.terminate(
-                SparkleError(ErrorCode.REPLACED).to_ws(), _close_code(ErrorCode.REPLACED)
+                SparkleError(ErrorCode.REPLACED).to_ws(), close_code(ErrorCode.REPLACED)
             )
         if not participant.hidden and self.participant_count >= self.max_participants:
             raise SparkleError(ErrorCode.ROOM_FULL)
-        others = [p for p in self.participants.values() if not p.hidden]
-        tracks = [
-            protocol.track_info(track, self._is_muted(track))
-            for track in self.media.published_tracks()
-            if track.peer_id in self.participants
-        ]
+        settings = self._settings
+        # require_camera: held back, seeing and seen by nobody, until its camera publishes.
+        participant.held = (
+            settings.require_camera and not participant.host and not participant.hidden
+        )
+        self.floor.on_entry(participant)
+        others = [] if participant.held else self.visible()
+        tracks = [] if participant.held else self.tracks_for(participant)
         self.participants[participant.sid] = participant
         try:
             await self.media.add_peer(
                 participant.sid,
-                allowed_sources=participant.allowed_sources,
-                subscribe=participant.can_subscribe,
+                allowed_sources=self.floor.media_sources(participant),
+                subscribe=participant.can_subscribe and not participant.held,
             )
         except BaseException:
             del self.participants[participant.sid]
             raise
         participant.release(
-            protocol.joined(
-                room_name=self.name,
-                room_sid=self.sid,
-                participant=participant.info(),
-                participants=[p.info() for p in others],
+            messages.joined(
+                room=self.settings_wire(),
+                participant=self.info(participant),
+                participants=[self.info(p) for p in others],
                 tracks=tracks,
                 ice_servers=self._config.sfu_settings().ice_servers,
                 max_message_bytes=self._config.max_message_bytes,
                 messages_per_second=self._config.messages_per_second,
+                camera_required=participant.held,
                 request_id=request_id,
             )
         )
-        if self.active_speaker is not None and self.active_speaker in self.participants:
-            participant.send(protocol.active_speaker(self.active_speaker))
+        self.floor.after_entry(participant)
+        if participant.held:
+            return
+        self._announce_arrival(participant)
+
+    def _announce_arrival(self, participant: Participant) -> None:
+        if self.active_speaker is not None and self._announced(self.active_speaker):
+            participant.send(messages.active_speaker(self.active_speaker))
         if not participant.hidden:
-            self.broadcast(protocol.participant_joined(participant.info()), exclude=participant)
+            self.broadcast(messages.participant_joined(self.info(participant)), exclude=participant)
         if participant.host and (self.lobby.enabled or len(self.lobby)):
             participant.send(self.lobby_message())
+
+    def release_held(self, participant: Participant) -> None:
+        """require_camera: its camera is on, so it enters: ``camera_accepted`` with the room,
+        the others ``participant_joined`` and its tracks, and its receive side starts."""
+        if not participant.held or self.participants.get(participant.sid) is not participant:
+            return
+        participant.held = False
+        participant.send(
+            messages.camera_accepted(
+                [self.info(p) for p in self.visible(exclude=participant)],
+                self.tracks_for(participant),
+            )
+        )
+        self._announce_arrival(participant)
+        for track in self.media.published_tracks():
+            if track.peer_id == participant.sid:
+                self.broadcast(
+                    messages.track_published(track, self._is_muted(track)), exclude=participant
+                )
+        try:
+            self.media.set_subscribe(participant.sid, participant.can_subscribe)
+            self.media.set_allowed_sources(participant.sid, self.floor.media_sources(participant))
+        except MediaError as exc:
+            log.debug("room %s: releasing %s: %s", self.name, participant.sid, exc)
 
     async def remove(self, participant: Participant, reason: str) -> bool:
         """Remove a participant (idempotent); False if it was not (or no longer) here."""
@@ -226,8 +308,9 @@ class LiveRoom:
             log.warning("room %s: removing peer %s: %s", self.name, participant.sid, exc)
         except Exception:
             log.exception("room %s: removing peer %s failed", self.name, participant.sid)
-        if not participant.hidden:
-            self.broadcast(protocol.participant_left(participant.sid, reason))
+        self.chat.forget(participant.sid)
+        if not participant.hidden and not participant.held:
+            self.broadcast(messages.participant_left(participant.sid, reason))
 
     async def close_media(self) -> None:
         """Close the media room once pending removals are done; never raises."""
@@ -239,6 +322,8 @@ class LiveRoom:
             log.exception("room %s: closing its media room failed", self.name)
 
     def set_muted(self, participant: Participant, source: str, muted: bool) -> None:
+        """Mute or unmute ``participant``'s tracks of ``source`` in the media plane (a muted
+        track is not forwarded, whatever its client keeps sending) and tell the others."""
         if muted:
             participant.muted_sources.add(source)
         else:
@@ -247,13 +332,30 @@ class LiveRoom:
             self.media.set_muted(participant.sid, source, muted)
         except MediaError as exc:
             log.debug("room %s: set_muted %s: %s", self.name, participant.sid, exc)
+        if participant.held:
+            if source == "camera" and not muted and self._publishes(participant, "camera"):
+                self.release_held(participant)
+            return
         for track in self.media.published_tracks():
             if track.peer_id == participant.sid and track.source == source:
-                self.broadcast(protocol.track_muted(track, muted), exclude=participant)
+                self.broadcast(messages.track_muted(track, muted), exclude=participant)
+        if source == "camera" and muted:
+            self._camera_went_off(participant)
+
+    def _publishes(self, participant: Participant, source: str) -> bool:
+        return any(
+            t.peer_id == participant.sid and t.source == source
+            for t in self.media.published_tracks()
+        )
+
+    def _camera_went_off(self, participant: Participant) -> None:
+        if self._settings.require_camera and not participant.host and not participant.hidden:
+            self.tell_hosts(messages.camera_off(participant.sid))
 
     def broadcast(self, message: dict[str, Any], *, exclude: Participant | None = None) -> None:
+        """To everyone in the room but ``exclude`` and those held back by require_camera."""
         for participant in list(self.participants.values()):
-            if participant is not exclude:
+            if participant is not exclude and not participant.held:
                 participant.send(message)
 
     def _is_muted(self, track: PublishedTrack) -> bool:
@@ -262,27 +364,36 @@ class LiveRoom:
 
     def _visible_publisher(self, peer_id: str) -> Participant | None:
         owner = self.participants.get(peer_id)
-        return None if owner is None or owner.hidden else owner
+        return None if owner is None or owner.hidden or owner.held else owner
 
     # --- sfu.events.MediaEvents ----------------------------------------------------------
 
     def track_published(self, track: PublishedTrack) -> None:
-        owner = self._visible_publisher(track.peer_id)
-        if owner is not None:
-            if track.source in owner.muted_sources:
-                # Muted before the track existed: the media plane must hold it back too.
-                try:
-                    self.media.set_muted(owner.sid, track.source, True)
-                except MediaError as exc:
-                    log.debug("room %s: set_muted %s: %s", self.name, owner.sid, exc)
-            self.broadcast(protocol.track_published(track, self._is_muted(track)), exclude=owner)
+        owner = self.participants.get(track.peer_id)
+        if owner is None or owner.hidden:
+            return
+        if track.source in owner.muted_sources:
+            # Muted before the track existed: the media plane must hold it back too.
+            try:
+                self.media.set_muted(owner.sid, track.source, True)
+            except MediaError as exc:
+                log.debug("room %s: set_muted %s: %s", self.name, owner.sid, exc)
+        if owner.held:
+            if track.source == "camera" and track.source not in owner.muted_sources:
+                # Deferred one loop turn: the media plane is still announcing this track.
+                asyncio.get_running_loop().call_soon(self.release_held, owner)
+            return
+        self.broadcast(messages.track_published(track, self._is_muted(track)), exclude=owner)
 
     def track_unpublished(self, track: PublishedTrack) -> None:
         owner = self.participants.get(track.peer_id)
-        if owner is None or not owner.hidden:
-            # The owner may already be gone (remove() runs remove_peer after dropping it):
-            # the others must still learn the track is over.
-            self.broadcast(protocol.track_unpublished(track), exclude=owner)
+        if owner is not None and (owner.hidden or owner.held):
+            return
+        # The owner may already be gone (remove() runs remove_peer after dropping it):
+        # the others must still learn the track is over.
+        self.broadcast(messages.track_unpublished(track), exclude=owner)
+        if owner is not None and track.source == "camera":
+            self._camera_went_off(owner)
 
     def track_refused(self, peer_id: str, mid: str, source: str, reason: str) -> None:
         owner = self.participants.get(peer_id)
@@ -295,217 +406,15 @@ class LiveRoom:
     def renegotiation_needed(self, peer_id: str, audio_slots: int, video_slots: int) -> None:
         owner = self.participants.get(peer_id)
         if owner is not None:
-            owner.send(protocol.renegotiate(audio_slots, video_slots))
+            owner.send(messages.renegotiate(audio_slots, video_slots))
 
     def active_speaker_changed(self, peer_id: str | None) -> None:
         speaker = None if peer_id is None else self._visible_publisher(peer_id)
         self.active_speaker = None if speaker is None else speaker.sid
-        self.broadcast(protocol.active_speaker(self.active_speaker))
+        self.broadcast(messages.active_speaker(self.active_speaker))
 
     def peer_state_changed(self, peer_id: str, state: str) -> None:
         log.debug("room %s: peer %s is %s", self.name, peer_id, state)
-
-
-class RoomRegistry:
-    """All live rooms of this process."""
-
-    def __init__(
-        self,
-        config: Config,
-        store: Store,
-        tokens: TokenService,
-        metrics: Metrics,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.config = config
-        self.tokens = tokens
-        self.metrics = metrics
-        # Per-connection rate limiters read this clock; tests inject a fake one.
-        self.clock = clock
-        self._store = store
-        self._rooms: dict[str, LiveRoom] = {}
-        # Counters of rooms that have ended: Prometheus counters must never go down, so what a
-        # closed room forwarded stays in the totals (gauges are current values and are not kept).
-        self._retired = MediaCounters()
-        self._connections: set[Connection] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._closing = False
-
-    @property
-    def store(self) -> Store:
-        return self._store
-
-    @property
-    def closing(self) -> bool:
-        return self._closing
-
-    def live_room(self, name: str) -> LiveRoom | None:
-        return self._rooms.get(name)
-
-    def live_rooms(self) -> list[LiveRoom]:
-        return list(self._rooms.values())
-
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run ``coro`` as a task the registry owns: ``close`` waits for it."""
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def attach(self, connection: Connection) -> None:
-        self._connections.add(connection)
-
-    def detach(self, connection: Connection) -> None:
-        self._connections.discard(connection)
-
-    async def join(
-        self,
-        connection: Connection,
-        token: RoomToken,
-        display_name: str,
-        request_id: protocol.RequestId | None = None,
-    ) -> tuple[LiveRoom, Participant]:
-        """Admit a verified token's holder to the token's room (the only room it opens)."""
-        # A room being torn down (last one left) is replaced by a fresh one: retry.
-        while True:
-            if self._closing:
-                raise SparkleError(ErrorCode.ROOM_DELETED, "the server is shutting down")
-            room = self._get_or_create(token.room)
-            async with room.lock:
-                if room.closed:
-                    continue
-                try:
-                    # Decided under the room's lock, so a ban or a lock that a host is applying
-                    # right now cannot be overtaken by a join already on its way.
-                    host = self._store.host_override(room.name, token.identity)
-                    host = token.grants.room_admin if host is None else host
-                    if self._store.is_banned(room.name, token.identity) or (
-                        room.locked and not host
-                    ):
-                        # The answer to a bad token: a banned or locked-out user learns
-                        # nothing it could probe with (security checklist item 8).
-                        raise SparkleError(ErrorCode.INVALID_TOKEN)
-                    # Hidden participants (recorders, agents) come with tokens only an API
-                    # key holder can mint, and a knock would reveal them: they skip it.
-                    if room.lobby.enabled and not host and not token.grants.hidden:
-                        participant = room.knock(connection, token, display_name, request_id)
-                    else:
-                        participant = await room.admit(
-                            connection, token, display_name, request_id, host
-                        )
-                except BaseException:
-                    if not room.empty:
-                        raise
-                    # A failed first join must not leave an empty room behind.
-                    room.closed = True
-                    if self._rooms.get(room.name) is room:
-                        del self._rooms[room.name]
-                    await self._close_media(room)
-                    raise
-                return room, participant
-
-    async def leave(
-        self, room: LiveRoom, participant: Participant, reason: str, *, lobby_only: bool = False
-    ) -> bool:
-        """Take ``participant`` out of the room or its lobby (with ``lobby_only``, only out of
-        the lobby); False if it was in neither."""
-        async with room.lock:
-            removed = room.withdraw(participant, reason)
-            if not removed and not lobby_only:
-                removed = await room.remove(participant, reason)
-            if not room.empty or room.closed:
-                return removed
-            # Last one out: forget the live room and free its media resources now; the store
-            # still remembers the room itself, so the meeting link keeps working.
-            room.closed = True
-            if self._rooms.get(room.name) is room:
-                del self._rooms[room.name]
-        await self._close_media(room)
-        return removed
-
-    def _get_or_create(self, name: str) -> LiveRoom:
-        room = self._rooms.get(name)
-        if room is not None:
-            return room
-        record = self._store.get_room(name)
-        if record is None:
-            if not self.config.auto_create_rooms:
-                # Same answer as a bad token: no way to probe which rooms exist
-                # (security checklist item 8).
-                raise SparkleError(ErrorCode.INVALID_TOKEN)
-            try:
-                record = self._store.create_room(
-                    name, max_participants=self.config.max_participants, created_by="api"
-                )
-            except SparkleError as exc:
-                if exc.code is not ErrorCode.CONFLICT:
-                    raise
-                record = self._store.get_room(name)
-                if record is None:
-                    raise SparkleError(ErrorCode.INVALID_TOKEN) from None
-        room = LiveRoom(self.config, record.name, record.sid, record.max_participants, record.lobby)
-        self._rooms[name] = room
-        return room
-
-    async def _close_media(self, room: LiveRoom) -> None:
-        await room.close_media()
-        ended = replace(room.media.counters, tracks_published=0, tracks_subscribed=0)
-        self._retired.add(ended)
-
-    async def close_room(self, name: str, *, ended: bool = False) -> None:
-        """The room was deleted through the API (everyone gets room_deleted and is closed) or,
-        with ``ended``, a host ended the meeting (everyone gets bye "ended", close 1000)."""
-        room = self._rooms.pop(name, None)
-        if room is None:
-            return
-        async with room.lock:
-            room.closed = True
-            participants = list(room.participants.values())
-            participants += [knock.participant for knock in room.lobby.clear()]
-            room.participants.clear()
-        if ended:
-            farewell, code = protocol.bye("ended"), 1000
-        else:
-            farewell = SparkleError(ErrorCode.ROOM_DELETED).to_ws()
-            code = _close_code(ErrorCode.ROOM_DELETED)
-        for participant in participants:
-            participant.connection.terminate(farewell, code)
-        await self._close_media(room)
-
-    def snapshot(self) -> MetricsSnapshot:
-        media = replace(self._retired)
-        participants = 0
-        for room in self._rooms.values():
-            media.add(room.media.counters)
-            participants += len(room.participants)
-        return MetricsSnapshot(rooms=len(self._rooms), participants=participants, media=media)
-
-    async def close(self) -> None:
-        """Graceful shutdown: ``bye`` to every client, close every socket and media room."""
-        self._closing = True
-        connections = list(self._connections)
-        for connection in connections:
-            # 1001 "going away" (RFC 6455 section 7.4.1): the server is shutting down.
-            connection.terminate(protocol.bye("shutdown"), 1001)
-        rooms = list(self._rooms.values())
-        self._rooms.clear()
-        for room in rooms:
-            room.closed = True
-        if connections:
-            waits = [asyncio.ensure_future(c.wait_closed()) for c in connections]
-            _done, pending = await asyncio.wait(waits, timeout=SHUTDOWN_GRACE_S)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        for room in rooms:
-            await self._close_media(room)
-        if self._tasks:
-            # Sessions' endings (leave, close handshake) started before or during shutdown.
-            _done, late = await asyncio.wait(list(self._tasks), timeout=SHUTDOWN_GRACE_S)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
 
 
 def _new_participant(
@@ -526,7 +435,7 @@ def _new_participant(
     )
 
 
-def _close_code(code: ErrorCode) -> int:
+def close_code(code: ErrorCode) -> int:
     close_code = SparkleError(code).spec.close_code
     assert close_code is not None, f"{code.value} has no WebSocket close code"
     return close_code

@@ -68,6 +68,23 @@ _MIGRATIONS: tuple[str, ...] = (
     "CREATE INDEX audit_log_room ON audit_log (room, id)",
     # Issue 3: the waiting room (lobby), a per-room setting; off for rooms made before it.
     "ALTER TABLE rooms ADD COLUMN lobby INTEGER NOT NULL DEFAULT 0",
+    # Issue 3: the rest of a room's host settings (signaling/room_settings.py) as one JSON
+    # object, and its meeting password as a salted scrypt hash (never the password).
+    "ALTER TABLE rooms ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE rooms ADD COLUMN password_hash TEXT",
+    # Issue 3: files shared in a room's chat; the bytes live under data_dir/files/.
+    """
+    CREATE TABLE chat_files (
+        id TEXT PRIMARY KEY NOT NULL,
+        room TEXT NOT NULL,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        uploader_identity TEXT NOT NULL,
+        created_at REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX chat_files_room ON chat_files (room)",
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -81,6 +98,10 @@ class RoomRecord:
     metadata: dict[str, Any]
     created_by: str  # "api" (an API key holder) or "meeting" (the home page's button)
     lobby: bool = False  # non-hosts wait until a host admits them (signaling/lobby.py)
+    # The other host settings as JSON (signaling/room_settings.py) and the meeting password's
+    # scrypt hash (signaling/password.py); neither is ever sent to a client as such.
+    settings: str = "{}"
+    password_hash: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +112,7 @@ class RoomRecord:
             "metadata": self.metadata,
             "created_by": self.created_by,
             "lobby": self.lobby,
+            "password": self.password_hash is not None,
         }
 
 
@@ -197,7 +219,8 @@ class Store:
 
     def get_room(self, name: str) -> RoomRecord | None:
         row = self._conn.execute(
-            "SELECT name, sid, created_at, max_participants, metadata, created_by, lobby"
+            "SELECT name, sid, created_at, max_participants, metadata, created_by, lobby,"
+            " settings, password_hash"
             " FROM rooms WHERE name = ?",
             (name,),
         ).fetchone()
@@ -205,7 +228,8 @@ class Store:
 
     def list_rooms(self) -> list[RoomRecord]:
         rows = self._conn.execute(
-            "SELECT name, sid, created_at, max_participants, metadata, created_by, lobby"
+            "SELECT name, sid, created_at, max_participants, metadata, created_by, lobby,"
+            " settings, password_hash"
             " FROM rooms ORDER BY created_at, name"
         ).fetchall()
         return [_record(row) for row in rows]
@@ -213,6 +237,17 @@ class Store:
     def set_lobby(self, name: str, enabled: bool) -> bool:
         """Turn the room's lobby on or off; False if the room is not stored."""
         return self._write("UPDATE rooms SET lobby = ? WHERE name = ?", (int(enabled), name)) > 0
+
+    def set_settings(self, name: str, settings_json: str) -> bool:
+        """Store the room's host settings (``RoomSettings.stored_json``)."""
+        return (
+            self._write("UPDATE rooms SET settings = ? WHERE name = ?", (settings_json, name)) > 0
+        )
+
+    def set_password_hash(self, name: str, password_hash: str | None) -> bool:
+        """Set (a hash from signaling/password.py) or remove (None) the meeting password."""
+        sql = "UPDATE rooms SET password_hash = ? WHERE name = ?"
+        return self._write(sql, (password_hash, name)) > 0
 
     def delete_room(self, name: str) -> bool:
         """True if the room existed. Its roles and bans go with it; its audit log stays."""
@@ -310,6 +345,14 @@ class Store:
     def close(self) -> None:
         self._conn.close()
 
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read; for modules that own a table of their own (chat_files)."""
+        return list(self._conn.execute(sql, params).fetchall())
+
+    def write(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """One write in its own transaction; the number of rows it touched."""
+        return self._write(sql, params)
+
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
@@ -322,7 +365,7 @@ class Store:
 
 
 def _record(row: tuple[Any, ...]) -> RoomRecord:
-    name, sid, created_at, max_participants, metadata, created_by, lobby = row
+    name, sid, created_at, max_participants, metadata, created_by, lobby, settings, pw = row
     return RoomRecord(
         name=str(name),
         sid=str(sid),
@@ -331,4 +374,6 @@ def _record(row: tuple[Any, ...]) -> RoomRecord:
         metadata=json.loads(metadata),
         created_by=str(created_by),
         lobby=bool(lobby),
+        settings=str(settings),
+        password_hash=None if pw is None else str(pw),
     )

@@ -16,30 +16,43 @@ from pathlib import Path
 import pytest
 
 from sfu.events import SOURCES
+from signaling.commands import (
+    MAX_FILE_ID_LENGTH,
+    MAX_PASSWORD_LENGTH,
+    MAX_SCREEN_SHARES,
+    MAX_SID_LENGTH,
+    MUTABLE_SOURCES,
+    PERMISSIONS,
+    Admit,
+    AdmitAll,
+    AskUnmute,
+    Chat,
+    EndMeeting,
+    LowerHand,
+    MuteParticipant,
+    RaiseHand,
+    RemoveParticipant,
+    SetHost,
+    SetPermission,
+    StopShare,
+    Unban,
+    UpdateRoom,
+)
 from signaling.errors import ErrorCode
 from signaling.protocol import (
     MAX_CANDIDATE_LENGTH,
     MAX_ID_LENGTH,
     MAX_MID_LENGTH,
-    MAX_SID_LENGTH,
     MAX_TRACKS,
     MESSAGE_TYPES,
-    Admit,
-    AdmitAll,
     ClientMessage,
-    EndMeeting,
     IceCandidate,
     Join,
     Leave,
-    LockRoom,
     MessageError,
     Mute,
     Offer,
     Ping,
-    RemoveParticipant,
-    SetHost,
-    SetLobby,
-    Unban,
     parse,
 )
 from signaling.tokens import MAX_IDENTITY_LENGTH
@@ -75,6 +88,7 @@ def check_message(message: ClientMessage) -> None:
     if isinstance(message, Join):
         assert message.v == 1 and isinstance(message.token, str)
         assert message.name is None or isinstance(message.name, str)
+        assert message.password is None or 0 < len(message.password) <= MAX_PASSWORD_LENGTH
     elif isinstance(message, Offer):
         assert isinstance(message.sdp, str) and len(message.tracks) <= MAX_TRACKS
         mids = [track.mid for track in message.tracks]
@@ -95,10 +109,30 @@ def check_message(message: ClientMessage) -> None:
         assert type(getattr(message, "host", getattr(message, "ban", None))) is bool
     elif isinstance(message, Unban):
         assert 0 < len(message.identity) <= MAX_IDENTITY_LENGTH
-    elif isinstance(message, LockRoom):
-        assert type(message.locked) is bool
-    elif isinstance(message, SetLobby):
-        assert type(message.enabled) is bool
+    elif isinstance(message, UpdateRoom):
+        change = message.settings
+        for name in ("lobby", "locked", "mute_on_entry", "self_unmute", "require_camera"):
+            assert getattr(change, name) in (None, True, False)
+        assert change.screen_share in (None, "hosts", "everyone")
+        count = change.max_screen_shares
+        assert count is None or (type(count) is int and 1 <= count <= MAX_SCREEN_SHARES)
+        assert change.password is None or 0 < len(change.password) <= MAX_PASSWORD_LENGTH
+    elif isinstance(message, MuteParticipant):
+        assert message.source in MUTABLE_SOURCES
+        sid = message.participant_sid
+        assert sid is None or len(sid) <= MAX_SID_LENGTH
+    elif isinstance(message, LowerHand | AskUnmute | StopShare):
+        assert len(message.participant_sid) <= MAX_SID_LENGTH
+    elif isinstance(message, SetPermission):
+        assert len(message.participant_sid) <= MAX_SID_LENGTH
+        assert message.permission in PERMISSIONS and type(message.allowed) is bool
+    elif isinstance(message, RaiseHand):
+        assert type(message.raised) is bool
+    elif isinstance(message, Chat):
+        assert isinstance(message.text, str)
+        assert message.text.strip() or message.file_id is not None
+        assert message.to is None or len(message.to) <= MAX_SID_LENGTH
+        assert message.file_id is None or len(message.file_id) <= MAX_FILE_ID_LENGTH
     elif isinstance(message, Admit):
         assert isinstance(message.participant_sid, str)
         assert len(message.participant_sid) <= MAX_SID_LENGTH

@@ -347,18 +347,24 @@ async def test_guest_token_for_a_stored_room(
 async def test_guest_token_reveals_nothing_about_missing_rooms(
     server: RunningServer, http: aiohttp.ClientSession
 ) -> None:
-    answers = [
-        await call(
-            http,
-            server,
-            "POST",
-            f"/api/v1/rooms/{room}/guest-token",
-            auth=False,
-            json_body={"name": "Gina"},
-        )
-        for room in ("nowhere", "in*valid", "x" * 65)
-    ]
-    assert answers == [(404, error(ErrorCode.NOT_FOUND, "no such room"))] * 3
+    # Like a room with a password (tests/integration/test_password.py): asked for one,
+    # then refused for any password.
+    for body, expected in (
+        ({"name": "Gina"}, (401, error(ErrorCode.PASSWORD_REQUIRED))),
+        ({"name": "Gina", "password": "guess"}, (403, error(ErrorCode.JOIN_REFUSED))),
+    ):
+        answers = [
+            await call(
+                http,
+                server,
+                "POST",
+                f"/api/v1/rooms/{room}/guest-token",
+                auth=False,
+                json_body=body,
+            )
+            for room in ("nowhere", "in*valid", "x" * 65)
+        ]
+        assert answers == [expected] * 3
 
 
 @pytest.mark.parametrize("body", [{}, {"name": "   "}, {"name": "x" * 65}, {"name": "a\u0000b"}])
@@ -388,7 +394,7 @@ async def test_guest_tokens_are_rate_limited_per_ip_even_for_missing_rooms(
             json_body={"name": "G"},
         )
         statuses.append(status)
-    assert statuses == [404, 404, 404, 200, 429]
+    assert statuses == [401, 401, 401, 200, 429]
 
 
 async def test_unknown_api_paths_and_methods_answer_json(

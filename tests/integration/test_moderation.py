@@ -25,12 +25,14 @@ HOST_COMMANDS: dict[str, dict[str, Any]] = {
 }
 
 
-async def _generic_refusal(server: RunningServer) -> dict[str, Any]:
-    """What a plainly bad token gets: banned and locked-out joins must look the same."""
+async def _generic_refusal(server_factory: ServerFactory) -> dict[str, Any]:
+    """What a join to a room that does not exist gets: banned and locked-out joins (and
+    wrong passwords, tests/integration/test_password.py) must look the same."""
+    server = await server_factory(auto_create_rooms=False)
     async with WsClient.connect(server.base_url) as client:
-        await client.send("join", v=1, token="not-a-token", name="X")
-        refusal = await client.wait_error("invalid_token")
-        assert await client.wait_closed() == 4401
+        await client.send("join", v=1, token=mint(server.tokens, "nowhere", "x"), name="X")
+        refusal = await client.wait_error("join_refused")
+        assert await client.wait_closed() == 4406
     return refusal
 
 
@@ -63,7 +65,9 @@ async def test_promotion_is_pushed_and_survives_a_reconnect(server: RunningServe
         await ann.send("set_host", participant_sid=bob_me["sid"], host=True)
         for client in (ann, bob, carol):
             update = await client.wait_for("participant_updated", within=1.0)
-            assert update["participant"] == {**bob_me, "host": True}
+            # A host has every permission (signaling/floor.py).
+            everything = {"speak": True, "screen_share": True, "file_share": True}
+            assert update["participant"] == {**bob_me, "host": True, "permissions": everything}
         # The promoted host's commands are now obeyed.
         await bob.send("lock_room", locked=False)
         assert (await carol.wait_for("room_updated", within=1.0))["room"]["locked"] is False
@@ -165,7 +169,7 @@ async def test_a_banned_token_is_refused_like_a_bad_one(
     server_factory: ServerFactory, http: aiohttp.ClientSession
 ) -> None:
     server = await server_factory(ws_connects_per_minute=1000)
-    generic = await _generic_refusal(server)
+    generic = await _generic_refusal(server_factory)
     bob_token = mint(server.tokens, "ban", "bob", name="Bob")
     async with AsyncExitStack() as stack:
         ann, _ = await _join(
@@ -180,9 +184,9 @@ async def test_a_banned_token_is_refused_like_a_bad_one(
             for _attempt in range(100):
                 async with WsClient.connect(server.base_url, session=session) as again:
                     await again.send("join", v=1, token=bob_token, name="Bob")
-                    refusal = await again.wait_error("invalid_token")
+                    refusal = await again.wait_error("join_refused")
                     assert refusal == generic
-                    assert await again.wait_closed() == 4401
+                    assert await again.wait_closed() == 4406
                     assert again.unread("joined") == []
         room = server.app[ROOMS].live_room("ban")
         assert room is not None and [p.identity for p in room.participants.values()] == ["ann"]
@@ -194,8 +198,10 @@ async def test_a_banned_token_is_refused_like_a_bad_one(
     assert actions == [("remove", "bob"), ("unban", "bob")]
 
 
-async def test_lock_refuses_newcomers_and_unlock_admits_them(server: RunningServer) -> None:
-    generic = await _generic_refusal(server)
+async def test_lock_refuses_newcomers_and_unlock_admits_them(
+    server: RunningServer, server_factory: ServerFactory
+) -> None:
+    generic = await _generic_refusal(server_factory)
     dave_token = mint(server.tokens, "lk", "dave", name="Dave")
     async with AsyncExitStack() as stack:
         ann, _ = await _join(
@@ -210,8 +216,8 @@ async def test_lock_refuses_newcomers_and_unlock_admits_them(server: RunningServ
 
         async with WsClient.connect(server.base_url) as dave:
             await dave.send("join", v=1, token=dave_token)
-            assert await dave.wait_error("invalid_token") == generic
-            assert await dave.wait_closed() == 4401
+            assert await dave.wait_error("join_refused") == generic
+            assert await dave.wait_closed() == 4406
         assert bob.unread("participant_joined") == []
         # Hosts still get in: a locked room must not lock out the people running it.
         cohost = mint(server.tokens, "lk", "erin", name="Erin", grants=Grants.host())

@@ -4,85 +4,23 @@ real tokens, offer, renegotiate when asked, and receive each other's pictures an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 from aiortc import RTCConfiguration, RTCPeerConnection
-from aiortc.mediastreams import MediaStreamTrack
 
 from sfu.aiortc_hooks import gather_on
 from signaling.appkeys import ROOMS
 from signaling.tokens import Grants
 from tests.conftest import RunningServer
 from tests.support.aiortc_client import LOOPBACK, MediaClient
-from tests.support.media import ColorVideoTrack, ToneAudioTrack, close_to
+from tests.support.media import ColorVideoTrack, ToneAudioTrack
+from tests.support.media_participant import participant, track_sid
 from tests.support.ws_client import WsClient, mint
 
 RED = (230, 30, 30)
 BLUE = (40, 60, 230)
 GREEN = (40, 200, 60)
 YELLOW = (230, 210, 40)
-
-
-@dataclass
-class Participant:
-    ws: WsClient
-    media: MediaClient
-    joined: dict[str, Any]
-
-    @property
-    def sid(self) -> str:
-        return str(self.joined["participant"]["sid"])
-
-    def frames_from(self, track_sid: str) -> int:
-        received = self.media.by_sid(track_sid)
-        return 0 if received is None else received.frames
-
-    def sees(self, track_sid: str, color: tuple[int, int, int], frames: int = 3) -> bool:
-        received = self.media.by_sid(track_sid)
-        return (
-            received is not None
-            and received.frames >= frames
-            and bool(received.colors)
-            and close_to(received.colors[-1], color)
-        )
-
-
-@asynccontextmanager
-async def participant(
-    server: RunningServer,
-    room: str,
-    identity: str,
-    tracks: Sequence[tuple[str, MediaStreamTrack]] = (),
-    grants: Grants | None = None,
-) -> AsyncIterator[Participant]:
-    token = mint(server.tokens, room, identity, name=identity.title(), grants=grants)
-    async with WsClient.connect(server.base_url) as ws:
-        joined = await ws.join(token)
-        # Like the browser client (web/js/meeting.js): the first offer has a receive slot
-        # for every track ``joined`` lists, and without m-sections there is no offer.
-        others = joined["tracks"]
-        media = MediaClient(
-            identity,
-            tracks=tracks,
-            audio_slots=sum(1 for t in others if t["kind"] == "audio"),
-            video_slots=sum(1 for t in others if t["kind"] == "video"),
-            wait_when_empty=True,
-        )
-        try:
-            ws.route_renegotiate(media.renegotiate)
-            await media.connect(ws.offer_exchange())
-            yield Participant(ws, media, joined)
-        finally:
-            await media.close()
-
-
-def track_sid(published: dict[str, Any] | list[dict[str, Any]], who: str, source: str) -> str:
-    tracks = published if isinstance(published, list) else [published]
-    return next(t["sid"] for t in tracks if t["participant_sid"] == who and t["source"] == source)
 
 
 async def test_three_clients_publish_receive_mute_and_leave(server: RunningServer) -> None:

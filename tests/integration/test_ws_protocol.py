@@ -41,8 +41,14 @@ async def test_join_returns_the_documented_joined_message(server: RunningServer)
     assert joined["limits"] == {"max_message_bytes": 65536, "messages_per_second": 20.0}
     assert set(joined) == {
         "type", "v", "id", "room", "participant", "participants", "tracks", "ice_servers",
-        "limits",
+        "limits", "camera_required",
     }  # fmt: skip
+    assert joined["camera_required"] is False
+    # The room's host settings come with it (docs/protocol.md, "Room settings").
+    assert joined["room"]["lobby"] is False and joined["room"]["locked"] is False
+    assert joined["room"]["password"] is False and joined["room"]["self_unmute"] is True
+    assert me["permissions"] == {"speak": True, "screen_share": False, "file_share": False}
+    assert me["hand"] is None
 
 
 async def test_roster_and_presence_events(server: RunningServer) -> None:
@@ -211,15 +217,18 @@ async def test_a_token_for_room_a_cannot_open_room_b(server: RunningServer) -> N
     assert server.app[STORE].get_room("room-b") is None
 
 
-async def test_unknown_room_without_auto_create_looks_like_a_bad_token(
+async def test_unknown_room_without_auto_create_looks_like_a_locked_one(
     server_factory: ServerFactory,
 ) -> None:
     server = await server_factory(auto_create_rooms=False)
     async with WsClient.connect(server.base_url) as client:
         await client.send("join", v=1, token=mint(server.tokens, "nowhere", "ann", name="A"))
-        error = await client.wait_error("invalid_token")
-        assert error["message"] == "invalid or expired token"
-        assert await client.wait_closed() == 4401
+        # The same answer as a locked room or a wrong password (issue 3): join_refused.
+        error = await client.wait_error("join_refused")
+        assert error["message"] == (
+            "cannot join this meeting: it does not exist, is locked, or the password is wrong"
+        )
+        assert await client.wait_closed() == 4406
     server.app[STORE].create_room("somewhere", max_participants=5)
     async with WsClient.connect(server.base_url) as client:
         joined = await client.join(mint(server.tokens, "somewhere", "ann", name="A"))

@@ -7,17 +7,26 @@ from typing import Any
 
 import pytest
 
-from signaling import protocol
-from signaling.errors import CATALOGUE, ErrorCode
-from signaling.protocol import (
+from signaling import messages, protocol
+from signaling.commands import (
+    AskUnmute,
+    Chat,
     EndMeeting,
-    LockRoom,
-    MessageError,
-    ParticipantInfo,
+    LowerHand,
+    MuteParticipant,
+    RaiseHand,
     RemoveParticipant,
     SetHost,
+    SetPermission,
+    SettingsChange,
+    StopShare,
     Unban,
+    UpdateRoom,
 )
+from signaling.errors import CATALOGUE, ErrorCode
+from signaling.messages import ParticipantInfo
+from signaling.protocol import Join, MessageError
+from signaling.room_settings import RoomSettings, from_stored
 
 
 def parse(obj: Any) -> protocol.ClientMessage:
@@ -35,8 +44,72 @@ def test_valid_host_commands() -> None:
         RemoveParticipant("PA_1", True)
     )
     assert parse({"type": "unban", "identity": "bob"}) == Unban("bob")
-    assert parse({"type": "lock_room", "locked": False}) == LockRoom(False)
+    assert parse({"type": "lock_room", "locked": False}) == UpdateRoom(SettingsChange(locked=False))
+    assert parse({"type": "set_lobby", "enabled": True}) == UpdateRoom(SettingsChange(lobby=True))
     assert parse({"type": "end_meeting", "id": "e"}) == EndMeeting(id="e")
+
+
+def test_valid_floor_commands() -> None:
+    assert parse({"type": "mute_participant", "participant_sid": "PA_1", "source": "camera"}) == (
+        MuteParticipant("camera", "PA_1")
+    )
+    everyone = parse({"type": "mute_all", "source": "microphone"})
+    assert everyone == MuteParticipant("microphone", None)
+    assert isinstance(everyone, MuteParticipant) and everyone.everyone
+    assert parse({"type": "raise_hand", "raised": True}) == RaiseHand(True)
+    assert parse({"type": "lower_hand", "participant_sid": "PA_1"}) == LowerHand("PA_1")
+    assert parse({"type": "ask_unmute", "participant_sid": "PA_1"}) == AskUnmute("PA_1")
+    assert parse(
+        {
+            "type": "set_permission",
+            "participant_sid": "PA_1",
+            "permission": "file_share",
+            "allowed": True,
+        }
+    ) == SetPermission("PA_1", "file_share", True)
+    assert parse({"type": "stop_share", "participant_sid": "PA_1"}) == StopShare("PA_1")
+    assert parse({"type": "chat", "text": "hi", "to": "hosts"}) == Chat("hi", "hosts", None)
+    assert parse({"type": "join", "v": 1, "token": "t", "password": "pw"}) == Join("t", None, "pw")
+
+
+def test_update_room_settings() -> None:
+    message = parse(
+        {
+            "type": "update_room",
+            "settings": {
+                "password": "1234",
+                "self_unmute": False,
+                "screen_share": "everyone",
+                "max_screen_shares": 2,
+            },
+        }
+    )
+    assert isinstance(message, UpdateRoom)
+    change = message.settings
+    assert change == SettingsChange(
+        password="1234", self_unmute=False, screen_share="everyone", max_screen_shares=2
+    )
+    after = RoomSettings().changed(change)
+    assert after.has_password and not after.self_unmute and after.max_screen_shares == 2
+    cleared = parse({"type": "update_room", "settings": {"password": None}})
+    assert isinstance(cleared, UpdateRoom) and cleared.settings.clear_password
+    assert not after.changed(cleared.settings).has_password
+    # What is stored comes back, and a damaged row falls back to defaults, never fails.
+    stored = from_stored(after.stored_json(), lobby=True, has_password=True)
+    assert stored == RoomSettings(
+        lobby=True,
+        has_password=True,
+        self_unmute=False,
+        screen_share="everyone",
+        max_screen_shares=2,
+    )
+    assert from_stored("not json", lobby=False, has_password=False) == RoomSettings()
+    assert (
+        from_stored(
+            '{"max_screen_shares": 99, "screen_share": "all"}', lobby=False, has_password=False
+        )
+        == RoomSettings()
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,6 +139,36 @@ def test_valid_host_commands() -> None:
         ),
         ({"type": "lock_room"}, "lock_room: missing field 'locked'"),
         ({"type": "end_meeting", "now": True}, "end_meeting: unknown field 'now'"),
+        (
+            {"type": "mute_all", "source": "screen_share"},
+            "mute_all: field 'source' is 'screen_share'; expected microphone or camera",
+        ),
+        (
+            {"type": "set_permission", "participant_sid": "P", "permission": "x", "allowed": 1},
+            "set_permission: field 'permission' is 'x'; expected one of speak, screen_share, "
+            "file_share",
+        ),
+        ({"type": "update_room", "settings": {}}, "update_room: field 'settings' names no setting"),
+        (
+            {"type": "update_room", "settings": {"colour": "red"}},
+            "update_room: unknown setting 'colour'; expected any of file_share, lobby, locked, "
+            "max_screen_shares, mute_on_entry, password, password_skips_lobby, require_camera, "
+            "require_name, screen_share, self_unmute",
+        ),
+        (
+            {"type": "update_room", "settings": {"max_screen_shares": 0}},
+            "update_room: setting 'max_screen_shares' must be 1 to 16",
+        ),
+        (
+            {"type": "update_room", "settings": {"password": ""}},
+            "update_room: field 'password' must not be empty",
+        ),
+        (
+            {"type": "update_room", "settings": {"lobby": "yes"}},
+            "update_room: settings: field 'lobby' must be true or false, got a string",
+        ),
+        ({"type": "chat", "text": "  "}, "chat: field 'text' must not be empty without 'file_id'"),
+        ({"type": "raise_hand"}, "raise_hand: missing field 'raised'"),
     ],
 )
 def test_bad_host_commands_say_what_is_wrong(obj: Any, expected: str) -> None:
@@ -76,14 +179,20 @@ def test_bad_host_commands_say_what_is_wrong(obj: Any, expected: str) -> None:
 
 def test_event_payloads() -> None:
     bob = ParticipantInfo(sid="PA_2", identity="bob", name="Bob", host=True)
-    assert protocol.participant_updated(bob) == {
+    assert messages.participant_updated(bob) == {
         "type": "participant_updated",
-        "participant": {"sid": "PA_2", "identity": "bob", "name": "Bob", "host": True},
+        "participant": {
+            "sid": "PA_2",
+            "identity": "bob",
+            "name": "Bob",
+            "host": True,
+            "hand": None,
+            "permissions": {"speak": True, "screen_share": False, "file_share": False},
+        },
     }
-    assert protocol.room_updated("r", "RM_1", True, False) == {
-        "type": "room_updated",
-        "room": {"name": "r", "sid": "RM_1", "locked": True, "lobby": False},
-    }
+    room = RoomSettings(locked=True).to_wire("r", "RM_1")
+    assert messages.room_updated(room) == {"type": "room_updated", "room": room}
+    assert room["locked"] is True and room["password"] is False and "has_password" not in room
 
 
 def test_catalogue_entries() -> None:

@@ -9,8 +9,9 @@ import pytest
 
 from sfu.events import PublishedTrack
 from sfu.settings import IceServer
-from signaling import protocol
+from signaling import messages, protocol
 from signaling.errors import ErrorCode
+from signaling.messages import ParticipantInfo
 from signaling.protocol import (
     IceCandidate,
     Join,
@@ -18,7 +19,6 @@ from signaling.protocol import (
     MessageError,
     Mute,
     Offer,
-    ParticipantInfo,
     Ping,
     TrackSource,
 )
@@ -107,7 +107,10 @@ def test_mute_ping_leave() -> None:
         ("42", "a message must be a JSON object, got a number"),
         ("{}", "missing field 'type'"),
         ('{"type": 3}', "field 'type' must be a string, got a number"),
-        ('{"type": "hello"}', "unknown type 'hello'; expected one of admit, admit_all, deny,"),
+        (
+            '{"type": "hello"}',
+            "unknown type 'hello'; the message types of protocol v1 are listed in docs/protocol.md",
+        ),
         ('{"type": "JOIN"}', "unknown type 'JOIN'"),
         ('{"type": "ping", "x": 1}', "ping: unknown field 'x'"),
         ('{"type": "join", "v": 1}', "join: missing field 'token'"),
@@ -262,7 +265,7 @@ def test_duplicate_keys_last_wins_but_types_are_still_checked() -> None:
 
 def test_error_payload_matches_the_catalogue() -> None:
     error = MessageError(ErrorCode.OFFER_IN_FLIGHT, request_id="o2")
-    assert protocol.error(error, error.request_id) == {
+    assert messages.error(error, error.request_id) == {
         "type": "error",
         "code": "offer_in_flight",
         "message": "an offer is already being answered; wait for 'answer'",
@@ -275,12 +278,11 @@ def test_joined_payload_shape() -> None:
     me = ParticipantInfo(sid="PA_1", identity="ann", name="Ann", host=True)
     other = ParticipantInfo(sid="PA_2", identity="bob", name="Bob", host=False)
     track = PublishedTrack(sid="TR_1", peer_id="PA_2", kind="video", source="camera", mid="0")
-    payload = protocol.joined(
-        room_name="r",
-        room_sid="RM_1",
+    payload = messages.joined(
+        room={"name": "r", "sid": "RM_1"},
         participant=me,
         participants=[other],
-        tracks=[protocol.track_info(track, muted=False)],
+        tracks=[messages.track_info(track, muted=False)],
         ice_servers=[
             IceServer(urls=("turn:t.example:3478",), username="u", credential="c"),
             IceServer(urls=("stun:s.example",)),
@@ -293,8 +295,8 @@ def test_joined_payload_shape() -> None:
         "type": "joined",
         "v": 1,
         "room": {"name": "r", "sid": "RM_1"},
-        "participant": {"sid": "PA_1", "identity": "ann", "name": "Ann", "host": True},
-        "participants": [{"sid": "PA_2", "identity": "bob", "name": "Bob", "host": False}],
+        "participant": {**me.to_wire(), "host": True},
+        "participants": [{**other.to_wire(), "sid": "PA_2", "host": False}],
         "tracks": [
             {
                 "sid": "TR_1",
@@ -309,6 +311,7 @@ def test_joined_payload_shape() -> None:
             {"urls": ["stun:s.example"]},
         ],
         "limits": {"max_message_bytes": 65536, "messages_per_second": 20.0},
+        "camera_required": False,
         "id": "j",
     }
     json.dumps(payload)  # serialisable as is
@@ -316,29 +319,29 @@ def test_joined_payload_shape() -> None:
 
 def test_event_payloads() -> None:
     track = PublishedTrack(sid="TR_1", peer_id="PA_2", kind="audio", source="microphone", mid="1")
-    assert protocol.track_unpublished(track) == {
+    assert messages.track_unpublished(track) == {
         "type": "track_unpublished",
         "track_sid": "TR_1",
         "participant_sid": "PA_2",
     }
-    assert protocol.track_muted(track, True) == {
+    assert messages.track_muted(track, True) == {
         "type": "track_muted",
         "track_sid": "TR_1",
         "participant_sid": "PA_2",
         "source": "microphone",
         "muted": True,
     }
-    assert protocol.renegotiate(1, 2) == {"type": "renegotiate", "recv": {"audio": 1, "video": 2}}
-    assert protocol.participant_left("PA_2", "left") == {
+    assert messages.renegotiate(1, 2) == {"type": "renegotiate", "recv": {"audio": 1, "video": 2}}
+    assert messages.participant_left("PA_2", "left") == {
         "type": "participant_left",
         "participant_sid": "PA_2",
         "reason": "left",
     }
-    assert protocol.active_speaker(None) == {"type": "active_speaker", "participant_sid": None}
-    assert protocol.answer("sdp", {"2": "TR_1"}, None) == {
+    assert messages.active_speaker(None) == {"type": "active_speaker", "participant_sid": None}
+    assert messages.answer("sdp", {"2": "TR_1"}, None) == {
         "type": "answer",
         "sdp": "sdp",
         "mids": {"2": "TR_1"},
     }
-    assert protocol.pong(3) == {"type": "pong", "id": 3}
-    assert protocol.bye("left") == {"type": "bye", "reason": "left"}
+    assert messages.pong(3) == {"type": "pong", "id": 3}
+    assert messages.bye("left") == {"type": "bye", "reason": "left"}
