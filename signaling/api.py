@@ -336,10 +336,9 @@ async def create_meeting(request: web.Request) -> web.Response:
         raise SparkleError(ErrorCode.RATE_LIMITED, "too many new meetings; try again in a minute")
     body = await read_object(request, {"name": str})
     display_name = _display_name(body.get("name", ""), required=False)
-    # Issue 3: a meeting link can travel far, so its room should have the lobby on: nobody
-    # but the host gets in unless the host lets them (and there is no bypass while no host
-    # is present, unlike Jitsi's jitsi-meet#7676). config.meeting_lobby says why it is off
-    # by default for now.
+    # Issue 3: a meeting link can travel far, so its room has the lobby on (config
+    # meeting_lobby): nobody but the host gets in unless the host lets them, and there is
+    # no bypass while no host is present (unlike Jitsi's jitsi-meet#7676).
     record = _create_random_room(
         request, config.max_participants, {}, created_by="meeting", lobby=config.meeting_lobby
     )

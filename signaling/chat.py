@@ -1,4 +1,4 @@
-"""In-meeting chat (docs/design/host-controls-protocol.md, "Chat"): who may say what to whom.
+"""In-meeting chat (docs/protocol.md, "Chat"): who may say what to whom.
 
 A ``chat`` command goes to the room (``to`` absent), to the hosts (``"hosts"``) or to one
 participant (a sid; only to or from a host, so the host stays in control of side channels).

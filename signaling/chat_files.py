@@ -1,4 +1,4 @@
-"""Files shared in a meeting's chat (docs/design/host-controls-protocol.md, "Chat").
+"""Files shared in a meeting's chat (docs/api.md, "Chat files").
 
 ``POST /api/v1/rooms/{name}/files?filename=...`` takes the raw bytes of one file from a
 participant who is in the room now and may share files; ``GET .../files/{id}`` hands it to

@@ -1,5 +1,5 @@
 """Commands a joined participant sends besides media negotiation (docs/protocol.md, "Hosts",
-"Waiting room", docs/design/host-controls-protocol.md): host commands, which the server
+"Waiting room", "Room settings", "Floor", "Chat"): host commands, which the server
 checks against its own roster (signaling/moderation.py), and everyone's raise-hand and chat.
 
 Parsed strictly here, like every client frame: the text of a refusal names the message and

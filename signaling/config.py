@@ -87,10 +87,10 @@ class Config:
     )
     max_participants: int = _s(100, "Per room; above that the SFU's one process saturates.")
     meeting_lobby: bool = _s(
-        False,
-        "Rooms made by the home page's New meeting start with the waiting room on. Off until "
-        "the browser client can show the waiting room and admit people (issue 3): a lobby "
-        "the client cannot display would strand every guest.",
+        True,
+        "Rooms made by the home page's New meeting start with the waiting room on: a meeting "
+        "link travels far, so nobody but the host gets in unless the host lets them (and "
+        "nobody slips in before the host arrives, unlike jitsi-meet#7676).",
     )
     meetings_per_minute: int = _s(
         10, "Per client IP: 'New meeting' needs no API key, so it is the easiest to abuse."

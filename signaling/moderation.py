@@ -203,6 +203,10 @@ async def _update_room(
     rest = {k: v for k, v in settings_as_dict(change).items() if k not in ("lobby", "locked")}
     if rest:
         _audit(registry, room, actor, "update_room", None, rest)
+    if before.require_camera and not after.require_camera:
+        # Nobody is held for a camera the room no longer asks for.
+        for held in [p for p in room.participants.values() if p.held]:
+            room.release_held(held)
     if not after.lobby and before.lobby:
         # Nobody may be left waiting for a door that no longer exists.
         await _decide(registry, room, actor, room.lobby.knocks(), admit=True)

@@ -100,6 +100,10 @@ def _schemas() -> dict[str, Any]:
                     "type": "boolean",
                     "description": "Waiting room: non-hosts wait until a host admits them.",
                 },
+                "password": {
+                    "type": "boolean",
+                    "description": "Whether a meeting password is set (never the password).",
+                },
                 "participants": {"type": "integer", "description": "Live, hidden ones excluded."},
             },
         },
@@ -123,12 +127,30 @@ def _schemas() -> dict[str, Any]:
                         "lock",
                         "unlock",
                         "end_meeting",
+                        "admit",
+                        "deny",
+                        "lobby_on",
+                        "lobby_off",
+                        "update_room",
+                        "mute",
+                        "mute_all",
+                        "lower_hand",
+                        "ask_unmute",
+                        "allow",
+                        "revoke",
+                        "stop_share",
                     ],
                 },
                 "target_identity": {"type": ["string", "null"]},
                 "details": {
                     "type": "object",
-                    "description": "remove: {ban, participant_sid}; unban: {was_banned}.",
+                    "description": (
+                        "remove: {ban, participant_sid}; unban: {was_banned}; admit: "
+                        "{participant_sid, seated}; deny: {participant_sid}; update_room: the "
+                        "changed settings (password: set or removed, never the value); mute: "
+                        "{source}; mute_all: {source, count}; allow/revoke: {permission}; "
+                        "stop_share: {was_sharing}."
+                    ),
                 },
             },
         },

@@ -113,7 +113,8 @@ async def test_firefox_and_chromium_see_and_hear_each_other(
     missing = firefox_missing()
     if missing is not None:
         pytest.skip(missing)
-    server = await server_factory()
+    # Media between the two browsers; the waiting room is test_host_controls.py's.
+    server = await server_factory(meeting_lobby=False)
     async with FirefoxBrowsers(tmp_path / "firefox") as firefoxes:
         host, fox = await asyncio.gather(
             browsers.launch("Ada Chromium"), firefoxes.launch("Frida Firefox")

@@ -20,7 +20,9 @@ async def _new_meeting(http: aiohttp.ClientSession, base_url: str) -> dict[str, 
 async def test_empty_name_is_refused_with_a_clear_message(
     server_factory: ServerFactory, browsers: Browsers, http: aiohttp.ClientSession
 ) -> None:
-    server = await server_factory()
+    # The pre-join screen is the subject; the waiting room has its own test
+    # (test_host_controls.py), so the guest walks straight in.
+    server = await server_factory(meeting_lobby=False)
     meeting = await _new_meeting(http, server.base_url)
     guest = await browsers.launch("Guest")
     token_requests: list[str] = []

@@ -1,5 +1,5 @@
-"""In-meeting chat and file sharing end to end (issue 3; docs/design/host-controls-protocol.md,
-"Chat"): the real app on 127.0.0.1, real WebSocket clients, real uploads over HTTP.
+"""In-meeting chat and file sharing end to end (issue 3; docs/protocol.md, "Chat"): the real
+app on 127.0.0.1, real WebSocket clients, real uploads over HTTP.
 
 Who must *not* get a line is checked with a barrier, not a sleep: the server hands a chat
 line to every recipient's queue before the sender's echo goes out, so once the echo arrived,

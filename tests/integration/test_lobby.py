@@ -81,7 +81,7 @@ def _types(client: WsClient) -> list[str]:
 async def test_home_page_meeting_guest_waits_for_the_host(
     server_factory: Callable[..., Awaitable[RunningServer]], http: aiohttp.ClientSession
 ) -> None:
-    server = await server_factory(meeting_lobby=True)
+    server = await server_factory()  # meeting_lobby is on by default
     status, meeting = await _call(
         http, server, "POST", "/api/v1/meetings", auth=False, body={"name": "Hana"}
     )

@@ -87,6 +87,24 @@ async def test_require_camera_holds_a_newcomer_until_its_camera_publishes(
             assert off == {"type": "camera_off", "participant_sid": gus.sid}
 
 
+async def test_turning_require_camera_off_lets_the_held_in(server: RunningServer) -> None:
+    host_token = mint(server.tokens, "cams2", "hana", name="Hana", grants=Grants.host())
+    async with (
+        WsClient.connect(server.base_url) as host,
+        WsClient.connect(server.base_url) as shy,
+    ):
+        host_me = (await host.join(host_token))["participant"]
+        await host.send("update_room", settings={"require_camera": True})
+        await host.wait_for("room_updated", within=1.0)
+        held = await shy.join(mint(server.tokens, "cams2", "shy", name="Shy"))
+        assert held["camera_required"] is True
+        await host.send("update_room", settings={"require_camera": False})
+        accepted = await shy.wait_for("camera_accepted", within=1.0)
+        assert [p["sid"] for p in accepted["participants"]] == [host_me["sid"]]
+        arrived = await host.wait_for("participant_joined", within=1.0)
+        assert arrived["participant"]["sid"] == held["participant"]["sid"]
+
+
 async def _timed(client: WsClient, kind: str, started: float, **match: Any) -> float:
     def matches(message: dict[str, Any]) -> bool:
         return all(message.get(k) == v for k, v in match.items())

@@ -11,6 +11,9 @@ export class ApiError extends Error {
 }
 
 const FRIENDLY = {
+  password_required: 'This meeting has a password. Enter it to join.',
+  file_too_large: 'That file is too large to send.',
+  unsupported_file_type: 'That kind of file cannot be sent (images, PDF and plain text only).',
   not_found: 'This meeting does not exist or has ended. Check the link.',
   rate_limited: 'Too many attempts; wait a moment and try again.',
   unauthorized: 'The server refused the request.',
@@ -62,11 +65,71 @@ export async function createMeeting(name) {
   return { ...data, room };
 }
 
-/** POST /api/v1/rooms/<room>/guest-token {name} -> token string. */
-export async function guestToken(room, name) {
-  const data = await request('POST', `/api/v1/rooms/${encodeURIComponent(room)}/guest-token`, { name });
+/**
+ * POST /api/v1/rooms/<room>/guest-token {name, password?} -> token string. A room with a
+ * password answers 401 `password_required` without one (ApiError.code).
+ */
+export async function guestToken(room, name, password = null) {
+  const body = password ? { name, password } : { name };
+  const data = await request('POST', `/api/v1/rooms/${encodeURIComponent(room)}/guest-token`, body);
   if (typeof data.token !== 'string') {
     throw new ApiError('bad_response', 'The server sent an unexpected answer.');
   }
   return data.token;
+}
+
+function bearer(token) {
+  return { Authorization: `Bearer ${token}` };
+}
+
+async function failure(response) {
+  let err = {};
+  try {
+    const data = await response.json();
+    if (data && typeof data.error === 'object' && data.error) err = data.error;
+  } catch {
+    // Not JSON: the status says enough.
+  }
+  const code = typeof err.code === 'string' ? err.code : 'http_' + response.status;
+  const message = FRIENDLY[code] || (typeof err.message === 'string' && err.message) || `The server answered ${response.status}.`;
+  return new ApiError(code, message, response.status);
+}
+
+/** POST /api/v1/rooms/<room>/files?filename= (raw bytes) -> {id, name, size, type}. */
+export async function uploadFile(room, token, file) {
+  let response;
+  try {
+    response = await fetch(`/api/v1/rooms/${encodeURIComponent(room)}/files?filename=${encodeURIComponent(file.name)}`, {
+      method: 'POST',
+      headers: { ...bearer(token), 'Content-Type': file.type || 'application/octet-stream' },
+      body: file,
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError('network', 'Cannot reach the server. Check your connection and try again.');
+  }
+  if (!response.ok) throw await failure(response);
+  const data = await response.json().catch(() => null);
+  if (!data || typeof data.id !== 'string') throw new ApiError('bad_response', 'The server sent an unexpected answer.');
+  return data;
+}
+
+/**
+ * GET /api/v1/rooms/<room>/files/<id> with the bearer token -> Blob. The token cannot ride
+ * on a plain link (it would land in logs), so the file is fetched and handed over as a blob.
+ */
+export async function downloadFile(room, token, id) {
+  let response;
+  try {
+    response = await fetch(`/api/v1/rooms/${encodeURIComponent(room)}/files/${encodeURIComponent(id)}`, {
+      headers: bearer(token),
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError('network', 'Cannot reach the server. Check your connection and try again.');
+  }
+  if (!response.ok) throw await failure(response);
+  return response.blob();
 }

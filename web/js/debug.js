@@ -27,12 +27,15 @@ function sampleVideo(video) {
   return channels.map(median);
 }
 
-export function installDebug(getMeeting, getGrid, getPhase) {
+/** `extras`: {toasts: () => string[], chimes: () => number} from the page. */
+export function installDebug(getMeeting, getGrid, getPhase, extras = {}) {
+  const toasts = () => (extras.toasts ? extras.toasts() : []);
+  const chimes = () => (extras.chimes ? extras.chimes() : 0);
   const api = {
     /** Overall state: phase, connection, who is here, what is published, what we send. */
     state() {
       const m = getMeeting();
-      if (!m) return { phase: getPhase(), participants: [], tracks: [] };
+      if (!m) return { phase: getPhase(), participants: [], tracks: [], toasts: toasts(), chimes: chimes() };
       return {
         phase: getPhase(),
         meetingPhase: m.phase,
@@ -45,6 +48,17 @@ export function installDebug(getMeeting, getGrid, getPhase) {
         microphoneEnabled: m.media.micEnabled,
         cameraEnabled: m.media.cameraEnabled,
         notices: m.notices.map((n) => ({ ...n })),
+        // Host controls: our rights and hand, the waiting room (hosts), chat, what we were told.
+        host: m.isHost(),
+        permissions: m.permissions(),
+        hand: m.hand(),
+        held: m.held,
+        sharingScreen: Boolean(m.screenTrack),
+        lobby: [...m.lobby.values()].map((p) => ({ ...p })),
+        chat: m.chat.map((c) => ({ ...c })),
+        alerts: m.alerts.map((a) => ({ ...a })),
+        toasts: toasts(),
+        chimes: chimes(),
       };
     },
 

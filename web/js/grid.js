@@ -5,6 +5,7 @@
 import { initials } from './names.js';
 
 const SELF = 'self';
+const SCREEN = ':screen'; // suffix of the key of a participant's screen-share tile
 
 function countClass(n) {
   return n <= 9 ? String(n) : 'many';
@@ -35,7 +36,11 @@ class Tile {
     micOff.className = 'icon mic-off';
     micOff.setAttribute('role', 'img');
     micOff.setAttribute('aria-label', 'microphone muted');
-    caption.append(this.nameEl, micOff);
+    const hand = document.createElement('span');
+    hand.className = 'icon hand';
+    hand.setAttribute('role', 'img');
+    hand.setAttribute('aria-label', 'hand raised');
+    caption.append(hand, this.nameEl, micOff);
     this.el.append(this.video, this.avatar, caption);
     this.#watchFrames();
   }
@@ -66,7 +71,9 @@ class Tile {
     if (track) this.video.play().catch(() => {});
   }
 
-  update({ name, caption, cameraOff, micMuted, speaking, label }) {
+  update({ name, caption, cameraOff, micMuted, speaking, label, hand = false, screen = false }) {
+    this.el.classList.toggle('hand-raised', hand);
+    this.el.classList.toggle('screen', screen);
     this.name = name;
     this.nameEl.textContent = caption;
     this.avatar.textContent = initials(name);
@@ -108,6 +115,7 @@ export class Grid extends EventTarget {
       cameraOff: !media.cameraEnabled || !media.camera,
       micMuted: !media.micEnabled,
       speaking: selfSid !== null && meeting.activeSpeaker === selfSid,
+      hand: meeting.hand() !== null,
     });
 
     const audioWanted = new Set();
@@ -115,7 +123,11 @@ export class Grid extends EventTarget {
       wanted.add(p.sid);
       const tile = this.#tile(p.sid, false);
       tile.setTrack(p.videoTrack);
-      const states = [p.microphoneMuted ? 'microphone muted' : null, p.cameraMuted ? 'camera off' : null].filter(Boolean);
+      const states = [
+        p.hand !== null ? 'hand raised' : null,
+        p.microphoneMuted ? 'microphone muted' : null,
+        p.cameraMuted ? 'camera off' : null,
+      ].filter(Boolean);
       tile.update({
         name: p.name,
         caption: p.host ? `${p.name} (host)` : p.name,
@@ -123,7 +135,24 @@ export class Grid extends EventTarget {
         cameraOff: p.cameraMuted || !p.videoTrack,
         micMuted: p.microphoneMuted,
         speaking: p.speaking,
+        hand: p.hand !== null,
       });
+      if (p.screenTrack) {
+        // A shared screen gets a tile of its own, next to its sharer's camera.
+        const key = p.sid + SCREEN;
+        wanted.add(key);
+        const screen = this.#tile(key, false);
+        screen.setTrack(p.screenTrack);
+        screen.update({
+          name: p.name,
+          caption: `${p.name}'s screen`,
+          label: `${p.name}'s screen`,
+          cameraOff: false,
+          micMuted: false,
+          speaking: false,
+          screen: true,
+        });
+      }
       for (const a of p.audio) {
         audioWanted.add(a.trackSid);
         this.#playAudio(a.trackSid, a.track);
@@ -185,7 +214,7 @@ export class Grid extends EventTarget {
   remoteTiles() {
     const out = [];
     for (const [key, tile] of this.#tiles) {
-      if (key === SELF) continue;
+      if (key === SELF || key.endsWith(SCREEN)) continue;
       out.push({
         participantSid: key,
         name: tile.name,
@@ -196,6 +225,7 @@ export class Grid extends EventTarget {
         cameraOff: tile.el.classList.contains('camera-off'),
         microphoneMuted: tile.el.classList.contains('mic-muted'),
         speaking: tile.el.classList.contains('speaking'),
+        handRaised: tile.el.classList.contains('hand-raised'),
       });
     }
     return out;

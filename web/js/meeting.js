@@ -1,22 +1,38 @@
 // One participation in a meeting: the signalling socket, the peer connection, and what we know
-// about the room (participants, tracks, who speaks). Emits 'change' whenever the view should
-// be redrawn, 'notice' (detail: {code, message}) for a non-fatal error to show, and 'ended'
-// (detail: {reason, message}) once the participation is over.
+// about the room (participants, tracks, who speaks, settings, waiting room, hands, chat).
+// Emits 'change' whenever the view should be redrawn, 'notice' (detail: {code, message}) for
+// a non-fatal error to show, 'alert' (detail: {code, message}) for something a host did to us
+// or that we may not do, 'waiting' once we are in the lobby, 'knock' and 'lobby-left' (hosts:
+// someone arrives in or leaves the lobby), 'chat' (detail: message) and 'ended' (detail:
+// {reason, message}) once the participation is over.
 import { PeerSession } from './peer.js';
+import { handOf, mergeRoom, permissionsOf } from './room-policy.js';
 import { SignalClient } from './signal.js';
 
 const JOIN_TIMEOUT_MS = 15000;
 const LEAVE_TIMEOUT_MS = 2000;
+const MAX_CHAT_MESSAGES = 500;
+const MAX_ALERTS = 50;
 
 const CLOSE_MESSAGES = {
   1009: 'A message was too large for the server.',
   4400: 'This page is out of date; reload it.',
   4401: 'Your invitation is invalid or has expired.',
+  4403: 'A host removed you from the meeting.',
+  4405: 'The host did not let you in.',
+  4406: 'You cannot join this meeting.',
+  4407: 'Nobody let you in: you waited too long in the waiting room.',
   4408: 'The server closed the connection because joining took too long.',
   4409: 'You joined this meeting from another window or device.',
   4410: 'The meeting was ended.',
   4429: 'The meeting is full.',
 };
+
+const CANNOT_UNMUTE = "You can't unmute: raise your hand to ask the host.";
+
+function byName(by) {
+  return by && typeof by.name === 'string' && by.name ? `The host (${by.name})` : 'The host';
+}
 
 export class MeetingError extends Error {
   constructor(code, message, fatal = true) {
@@ -28,9 +44,14 @@ export class MeetingError extends Error {
 }
 
 export class Meeting extends EventTarget {
-  phase = 'idle'; // idle | joining | joined | leaving | left | failed
-  room = null; // {name, sid}
+  phase = 'idle'; // idle | joining | waiting | joined | leaving | left | failed
+  room = null; // settings object (room-policy.js)
   self = null; // Participant
+  held = false; // require_camera: in, but nothing is shared with us until our camera runs
+  lobby = new Map(); // hosts: sid -> {sid, identity, name} waiting, in arrival order
+  chat = []; // chat messages as the server sent them
+  alerts = []; // recent {code, message}: what hosts did to us, what we may not do
+  screenTrack = null; // our screen share, while it runs
   participants = new Map(); // sid -> Participant (others)
   tracks = new Map(); // track sid -> Track
   activeSpeaker = null;
@@ -39,12 +60,14 @@ export class Meeting extends EventTarget {
   #joinWaiter = null;
   #mutesSent = false;
   #byeReason = null;
+  #unmuteId = null; // id of our last `mute` false, to undo it when the server refuses it
 
-  constructor({ token, name, media }) {
+  constructor({ token, name, media, password = null }) {
     super();
     this.token = token;
     this.name = name;
     this.media = media;
+    this.password = password;
     this.signal = new SignalClient();
     this.signal.addEventListener('message', (e) => this.#onMessage(e.detail));
     this.signal.addEventListener('close', (e) => this.#onClose(e.detail));
@@ -66,9 +89,14 @@ export class Meeting extends EventTarget {
       this.#joinWaiter = {
         resolve: (m) => { clearTimeout(timer); resolve(m); },
         reject: (e) => { clearTimeout(timer); reject(e); },
+        // In the lobby only a host decides, and the server bounds the wait
+        // (lobby_wait_timeout): no client-side limit.
+        waiting: () => clearTimeout(timer),
       };
     });
-    this.signal.send({ type: 'join', v: 1, token: this.token, name: this.name });
+    const join = { type: 'join', v: 1, token: this.token, name: this.name };
+    if (this.password) join.password = this.password;
+    this.signal.send(join);
     let message;
     try {
       message = await joined;
@@ -84,10 +112,16 @@ export class Meeting extends EventTarget {
 
   #onJoined(message) {
     this.phase = 'joined';
-    this.room = message.room || { name: '', sid: '' };
+    this.room = mergeRoom(null, message.room);
     this.self = message.participant || null;
-    for (const p of message.participants || []) this.participants.set(p.sid, p);
-    for (const t of message.tracks || []) this.tracks.set(t.sid, t);
+    this.held = message.camera_required === true;
+    this.#setRoster(message);
+    // Joining muted (mute_on_entry, or no right to speak): the microphone starts switched off,
+    // and #onMapping tells the others once the track exists.
+    if (!this.isHost() && (this.room.mute_on_entry || !this.permissions().speak)) this.media.setMicEnabled(false);
+    if (this.held) {
+      this.#alert('camera_required', 'This meeting requires your camera: turn it on to see and hear the others.');
+    }
     const iceServers = (message.ice_servers || []).map((s) => {
       const server = { urls: s.urls };
       if (s.username) server.username = s.username;
@@ -112,6 +146,13 @@ export class Meeting extends EventTarget {
     this.#changed();
   }
 
+  #setRoster(message) {
+    this.participants.clear();
+    this.tracks.clear();
+    for (const p of message.participants || []) if (p && p.sid) this.participants.set(p.sid, p);
+    for (const t of message.tracks || []) if (t && t.sid) this.tracks.set(t.sid, t);
+  }
+
   #onMapping() {
     if (!this.#mutesSent) {
       // Tell the others what is switched off, once our tracks exist on the server.
@@ -125,6 +166,13 @@ export class Meeting extends EventTarget {
   #onMessage(m) {
     if (this.#joinWaiter) {
       if (m.type === 'joined') return this.#joinWaiter.resolve(m);
+      if (m.type === 'lobby_waiting') {
+        this.#joinWaiter.waiting();
+        this.phase = 'waiting';
+        this.dispatchEvent(new Event('waiting'));
+        this.#changed();
+        return undefined;
+      }
       if (m.type === 'error') {
         return this.#joinWaiter.reject(new MeetingError(m.code, m.message || 'Could not join.', Boolean(m.fatal)));
       }
@@ -158,6 +206,50 @@ export class Meeting extends EventTarget {
       case 'active_speaker':
         this.activeSpeaker = m.participant_sid || null;
         break;
+      case 'participant_updated':
+        this.#onParticipantUpdated(m.participant);
+        break;
+      case 'room_updated':
+        this.room = mergeRoom(this.room, m.room);
+        break;
+      case 'lobby':
+        this.lobby.clear();
+        for (const p of m.waiting || []) if (p && p.sid) this.lobby.set(p.sid, p);
+        break;
+      case 'lobby_knock':
+        if (!m.participant || !m.participant.sid) return;
+        this.lobby.set(m.participant.sid, m.participant);
+        this.dispatchEvent(new CustomEvent('knock', { detail: m.participant }));
+        break;
+      case 'lobby_left':
+        this.lobby.delete(m.participant_sid);
+        this.dispatchEvent(new CustomEvent('lobby-left', { detail: { sid: m.participant_sid, reason: m.reason } }));
+        break;
+      case 'muted_by_host':
+        this.#onMutedByHost(m.source, m.by);
+        break;
+      case 'unmute_requested':
+        this.#alert('unmute_requested', `${byName(m.by)} asks you to unmute. Press Unmute when you are ready to speak.`);
+        break;
+      case 'share_stopped':
+        this.#alert('share_stopped', `${byName(m.by)} stopped your screen share.`);
+        this.stopScreenShare();
+        break;
+      case 'camera_accepted':
+        this.held = false;
+        this.#setRoster(m);
+        break;
+      case 'camera_off': {
+        const p = this.participants.get(m.participant_sid);
+        if (p) this.#alert('camera_off', `${p.name} turned the camera off (this meeting requires it).`);
+        break;
+      }
+      case 'chat':
+        if (!m.message || typeof m.message !== 'object') return;
+        this.chat.push(m.message);
+        if (this.chat.length > MAX_CHAT_MESSAGES) this.chat.shift();
+        this.dispatchEvent(new CustomEvent('chat', { detail: m.message }));
+        break;
       case 'error':
         this.#onError(m);
         return;
@@ -171,12 +263,25 @@ export class Meeting extends EventTarget {
   }
 
   async #onError(m) {
+    if (m.id !== undefined && m.id === this.#unmuteId && m.code === 'forbidden') {
+      // The server keeps dropping our audio (no `speak`): show the microphone as it is.
+      this.#unmuteId = null;
+      this.media.setMicEnabled(false);
+      this.#alert('cannot_unmute', CANNOT_UNMUTE);
+      return;
+    }
     if (this.peer && m.id !== undefined) await this.peer.handleOfferError(m.id);
     if (m.fatal) {
       this.#end('failed', m.message || 'The server ended the connection.');
       return;
     }
     this.#notice(m.code, m.message || 'Something went wrong.');
+  }
+
+  #alert(code, message) {
+    this.alerts.push({ code, message });
+    if (this.alerts.length > MAX_ALERTS) this.alerts.shift();
+    this.dispatchEvent(new CustomEvent('alert', { detail: { code, message } }));
   }
 
   #notice(code, message) {
@@ -196,15 +301,25 @@ export class Meeting extends EventTarget {
     }
   }
 
+  /** Mutes or unmutes; returns false (and says why) when we may not unmute. */
   async toggleMic() {
     const on = !this.media.micEnabled;
+    if (on && !this.permissions().speak) {
+      this.#alert('cannot_unmute', CANNOT_UNMUTE);
+      return false;
+    }
     this.media.setMicEnabled(on);
-    this.#sendMute('microphone', !on);
+    const id = this.#sendMute('microphone', !on);
+    if (on) this.#unmuteId = id;
     this.#changed();
+    return true;
   }
 
   async toggleCamera() {
-    const on = !this.media.cameraEnabled;
+    await this.#setCamera(!this.media.cameraEnabled);
+  }
+
+  async #setCamera(on) {
     if (on) {
       const track = await this.media.setCameraEnabled(true);
       if (this.peer) await this.peer.replaceTrack('camera', track);
@@ -218,25 +333,130 @@ export class Meeting extends EventTarget {
 
   #sendMute(source, muted) {
     if (this.phase === 'joined' && this.peer && this.peer.hasSource(source) && this.#mutesSent) {
-      this.signal.send({ type: 'mute', source, muted });
+      return this.signal.send({ type: 'mute', source, muted });
     }
+    return null;
+  }
+
+  #onMutedByHost(source, by) {
+    if (source === 'microphone') {
+      // The SFU already drops our audio; switch the track off too so the button tells the truth.
+      this.#unmuteId = null;
+      this.media.setMicEnabled(false);
+      if (by) this.#alert('muted_by_host', `${byName(by)} muted you.`);
+      else this.#alert('muted_on_entry', 'You joined muted: this meeting mutes people when they join.');
+    } else if (source === 'camera') {
+      if (this.media.cameraEnabled) this.#setCamera(false).catch(() => {});
+      this.#alert('camera_stopped_by_host', `${byName(by)} turned off your camera.`);
+    }
+  }
+
+  #onParticipantUpdated(p) {
+    if (!p || !p.sid) return;
+    if (this.self && p.sid === this.self.sid) {
+      const wasHost = this.isHost();
+      this.self = p;
+      if (wasHost && !this.isHost()) this.lobby.clear();
+      if (!wasHost && this.isHost()) this.#alert('promoted', 'You are now a host of this meeting.');
+    } else if (this.participants.has(p.sid)) {
+      this.participants.set(p.sid, p);
+    }
+  }
+
+  // ---- what we may do --------------------------------------------------------------------
+
+  isHost() {
+    return Boolean(this.self && this.self.host);
+  }
+
+  /** Our effective {speak, screen_share, file_share}. */
+  permissions() {
+    return permissionsOf(this.self, this.room);
+  }
+
+  hand() {
+    return handOf(this.self);
+  }
+
+  // ---- commands ------------------------------------------------------------------------
+
+  /** Sends any command to the server once joined; returns its id, or null when not sent. */
+  command(type, fields = {}) {
+    if (this.phase !== 'joined') return null;
+    return this.signal.send({ ...fields, type });
+  }
+
+  raiseHand(raised) {
+    return this.command('raise_hand', { raised: Boolean(raised) });
+  }
+
+  /** `to`: null (everyone), 'hosts' or a participant sid. */
+  sendChat(text, to = null, fileId = null) {
+    const message = { text };
+    if (to) message.to = to;
+    if (fileId) message.file_id = fileId;
+    return this.command('chat', message);
+  }
+
+  /** Asks for a screen (or window) and publishes it as `screen_share`. */
+  async startScreenShare() {
+    if (this.screenTrack || !this.peer) return;
+    if (!this.permissions().screen_share) {
+      throw new MeetingError('forbidden', 'The host has not allowed you to share your screen.', false);
+    }
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) {
+      throw new MeetingError('unsupported', 'This browser cannot share a screen.', false);
+    }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
+    } catch (err) {
+      if (err && err.name === 'NotAllowedError') return; // the person cancelled the picker
+      throw new MeetingError('screen', `The screen could not be shared: ${(err && err.message) || err}`, false);
+    }
+    const track = stream.getVideoTracks()[0];
+    if (!track) return;
+    if (this.phase !== 'joined') {
+      track.stop();
+      return;
+    }
+    this.screenTrack = track;
+    // The browser's own "Stop sharing" bar ends the track.
+    track.addEventListener('ended', () => this.stopScreenShare());
+    this.peer.publish('screen_share', 'video', track, stream);
+    this.peer.negotiate();
+    this.#changed();
+  }
+
+  /** Stops our screen share; the m-section goes inactive, so the server unpublishes it. */
+  async stopScreenShare() {
+    const track = this.screenTrack;
+    if (!track) return;
+    this.screenTrack = null;
+    track.stop();
+    if (this.peer) await this.peer.unpublish('screen_share');
+    this.#changed();
   }
 
   /** Leaves politely: `leave`, then wait (bounded) for the server's `bye`. */
   async leave() {
-    if (this.phase !== 'joined' && this.phase !== 'joining') return;
+    if (this.phase !== 'joined' && this.phase !== 'joining' && this.phase !== 'waiting') return;
+    const waiter = this.#joinWaiter;
     this.phase = 'leaving';
     const closed = new Promise((resolve) => {
       const timer = setTimeout(resolve, LEAVE_TIMEOUT_MS);
       this.signal.addEventListener('close', () => { clearTimeout(timer); resolve(); }, { once: true });
     });
     if (this.signal.send({ type: 'leave' }) !== null) await closed;
+    if (waiter) waiter.reject(new MeetingError('left', 'You left the waiting room.'));
     this.#end('left', 'You left the meeting.');
   }
 
   #end(phase, message) {
     if (this.phase === 'left' || this.phase === 'failed') return;
     this.phase = phase;
+    if (this.screenTrack) this.screenTrack.stop();
+    this.screenTrack = null;
     if (this.peer) this.peer.close();
     this.signal.close();
     this.#changed();
@@ -265,6 +485,8 @@ export class Meeting extends EventTarget {
       const camera = own.find((t) => t.source === 'camera');
       const mic = own.find((t) => t.source === 'microphone');
       const cameraSlot = camera ? slots.get(camera.sid) : undefined;
+      const screen = own.find((t) => t.source === 'screen_share');
+      const screenSlot = screen ? slots.get(screen.sid) : undefined;
       view.push({
         sid: p.sid,
         name: p.name,
@@ -277,6 +499,8 @@ export class Meeting extends EventTarget {
           .filter((t) => t.kind === 'audio' && slots.has(t.sid))
           .map((t) => ({ trackSid: t.sid, track: slots.get(t.sid).track })),
         speaking: this.activeSpeaker === p.sid,
+        hand: handOf(p),
+        screenTrack: screenSlot && !screen.muted ? screenSlot.track : null,
       });
     }
     return view;

@@ -45,6 +45,26 @@ export class PeerSession extends EventTarget {
     this.#sendSlots.set(source, transceiver);
   }
 
+  /**
+   * Stops sending a source: its m-section goes `inactive` in the next offer, which the server
+   * takes as the end of that track. A new share needs a new transceiver (a new mid), because
+   * the server never revives an ended track's m-section.
+   */
+  async unpublish(source) {
+    const transceiver = this.#sendSlots.get(source);
+    if (!transceiver) return;
+    this.#sendSlots.delete(source);
+    if (this.#closed) return;
+    try {
+      transceiver.direction = 'inactive';
+      await transceiver.sender.replaceTrack(null);
+    } catch {
+      // A closed connection: nothing left to stop.
+      return;
+    }
+    this.negotiate();
+  }
+
   hasSource(source) {
     return this.#sendSlots.has(source);
   }

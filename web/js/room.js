@@ -1,26 +1,44 @@
 // The meeting page (/r/<room>): pre-join screen, then the meeting, then the "ended" screen.
 import { ApiError, guestToken } from './api.js';
+import { ChatPanel } from './chat.js';
+import { Chime } from './chime.js';
 import { installDebug } from './debug.js';
 import { Grid } from './grid.js';
 import { guestLink, roomFromPath, takeFragment } from './links.js';
 import { LocalMedia } from './media.js';
 import { Meeting, MeetingError } from './meeting.js';
 import { nameProblem, rememberName, rememberedName } from './names.js';
+import { PeoplePanel } from './people-panel.js';
+import { Toasts } from './toasts.js';
 
 const $ = (id) => document.getElementById(id);
 const BANNER_MS = 8000;
 
+// Fatal join errors that end on their own screen rather than back on the pre-join card.
+const TURNED_AWAY = {
+  lobby_denied: ['The host did not let you in', 'You can ask to join again, or contact the host.'],
+  lobby_timeout: ['Nobody let you in', 'You waited a long time in the waiting room without a host admitting you. You can ask to join again.'],
+};
+
 const page = {
-  phase: 'prejoin', // prejoin | joining | meeting | ended
+  phase: 'prejoin', // prejoin | joining | waiting | meeting | ended
   room: roomFromPath(),
   token: null,
   tokenFromStorage: false,
   media: null,
   mediaReady: Promise.resolve(), // settles once camera and microphone were asked for
   meeting: null,
+  pending: null, // the meeting being joined (or waited for in the lobby)
+  needPassword: false,
   grid: new Grid($('grid'), $('audio-sink')),
+  toasts: new Toasts($('toasts')),
+  chime: new Chime(),
+  people: null,
+  chat: null,
   bannerTimer: 0,
 };
+page.people = new PeoplePanel($, (text) => page.toasts.show(text));
+page.chat = new ChatPanel($, (text) => page.toasts.show(text));
 
 // ---- token handling -------------------------------------------------------------------
 // A token from the link is kept in sessionStorage (this tab only) so a reload does not turn
@@ -57,7 +75,9 @@ function forgetToken() {
 
 function show(phase) {
   page.phase = phase;
-  $('prejoin').hidden = !(phase === 'prejoin' || phase === 'joining');
+  $('prejoin').hidden = !(phase === 'prejoin' || phase === 'joining' || phase === 'waiting');
+  $('join-card').hidden = phase === 'waiting';
+  $('waiting-card').hidden = phase !== 'waiting';
   $('meeting').hidden = phase !== 'meeting';
   $('ended').hidden = phase !== 'ended';
 }
@@ -125,6 +145,12 @@ async function onJoinSubmit(event) {
   input.removeAttribute('aria-invalid');
   prejoinProblem('');
   const name = input.value.trim();
+  const password = page.needPassword ? $('meeting-password').value : null;
+  if (page.needPassword && !password) {
+    prejoinProblem('This meeting has a password. Enter it to join.');
+    $('meeting-password').focus();
+    return;
+  }
   rememberName(name);
   const button = $('join-button');
   button.disabled = true;
@@ -133,26 +159,58 @@ async function onJoinSubmit(event) {
   try {
     // Join with the devices we will have, not before the browser has answered for them.
     await page.mediaReady;
-    await joinAs(name);
+    await joinAs(name, password);
   } catch (err) {
+    page.pending = null;
+    const code = err && err.code;
+    if (code === 'left') {
+      stopMedia();
+      showEnded('You left the waiting room', '');
+      return;
+    }
+    if (TURNED_AWAY[code]) {
+      stopMedia();
+      showEnded(...TURNED_AWAY[code]);
+      return;
+    }
     show('prejoin');
     const text = err instanceof ApiError || err instanceof MeetingError ? err.message : 'Could not join the meeting.';
-    if (err instanceof MeetingError && err.code === 'name_required') input.setAttribute('aria-invalid', 'true');
+    if (code === 'name_required') input.setAttribute('aria-invalid', 'true');
     prejoinProblem(text);
-    console.error('sparkle: join failed', err);
+    if (code === 'password_required' || (code === 'join_refused' && page.needPassword)) askPassword();
+    else console.error('sparkle: join failed', err);
   } finally {
     button.disabled = false;
     button.textContent = 'Join meeting';
   }
 }
 
-async function joinAs(name) {
+function askPassword() {
+  page.needPassword = true;
+  $('password-row').hidden = false;
+  $('meeting-password').value = '';
+  $('meeting-password').focus();
+}
+
+function stopMedia() {
+  if (page.media) page.media.stop();
+  $('preview-video').srcObject = null;
+}
+
+async function joinAs(name, password) {
   for (let attempt = 0; attempt < 2; attempt += 1) {
-    const token = page.token || (await guestToken(page.room, name));
-    const meeting = new Meeting({ token, name, media: page.media });
+    const token = page.token || (await guestToken(page.room, name, password));
+    const meeting = new Meeting({ token, name, media: page.media, password });
+    page.pending = meeting;
+    meeting.addEventListener('waiting', () => {
+      $('waiting-room').textContent = page.room;
+      show('waiting');
+      $('waiting-leave').focus();
+    });
     try {
       await meeting.join();
-      enterMeeting(meeting);
+      page.pending = null;
+      enterMeeting(meeting, token);
       return;
     } catch (err) {
       const retry = err instanceof MeetingError && err.code === 'invalid_token' && page.tokenFromStorage;
@@ -165,15 +223,58 @@ async function joinAs(name) {
 
 // ---- meeting --------------------------------------------------------------------------
 
-function enterMeeting(meeting) {
+function enterMeeting(meeting, token) {
   page.meeting = meeting;
+  page.needPassword = false;
+  $('password-row').hidden = true;
+  page.toasts.clear();
+  page.chat.start(meeting, page.room, token);
   meeting.addEventListener('change', () => renderMeeting());
   meeting.addEventListener('notice', (e) => showBanner(e.detail.message));
+  meeting.addEventListener('alert', (e) => page.toasts.show(e.detail.message, { kind: e.detail.code }));
+  meeting.addEventListener('knock', (e) => onKnock(e.detail));
+  meeting.addEventListener('lobby-left', (e) => page.toasts.dismiss(`knock:${e.detail.sid}`));
+  meeting.addEventListener('chat', (e) => page.chat.add(e.detail));
   meeting.addEventListener('ended', (e) => onEnded(e.detail));
   $('meeting-room').textContent = page.room;
   show('meeting');
   renderMeeting();
+  // A host who arrives while people wait hears about them at once.
+  if (meeting.lobby.size) page.chime.play();
   $('mic-button').focus();
+}
+
+/** Hosts: someone is at the door. Seen (a toast with the buttons) and heard (a chime). */
+function onKnock(person) {
+  const meeting = page.meeting;
+  if (!meeting) return;
+  page.chime.play();
+  page.toasts.show(`${person.name} is waiting to join.`, {
+    key: `knock:${person.sid}`,
+    kind: 'knock',
+    timeoutMs: 0,
+    actions: [
+      { label: 'Admit', ariaLabel: `Admit ${person.name}`, primary: true, onClick: () => meeting.command('admit', { participant_sid: person.sid }) },
+      { label: 'Deny', ariaLabel: `Deny ${person.name}`, onClick: () => meeting.command('deny', { participant_sid: person.sid }) },
+    ],
+  });
+}
+
+function togglePanel(name) {
+  const panel = $(`${name}-panel`);
+  const open = panel.hidden;
+  for (const other of ['people', 'chat']) {
+    $(`${other}-panel`).hidden = other !== name || !open;
+    $(`${other}-button`).setAttribute('aria-pressed', String(other === name && open));
+  }
+  if (name === 'chat' && open) {
+    page.chat.markRead();
+    $('chat-text').focus();
+  } else if (open) {
+    $('people-title').setAttribute('tabindex', '-1');
+    $('people-title').focus();
+  }
+  renderMeeting();
 }
 
 function renderMeeting() {
@@ -182,6 +283,22 @@ function renderMeeting() {
   const media = meeting.media;
   setToggle($('mic-button'), media.micEnabled, 'Mute', 'Unmute', media.micAvailable);
   setToggle($('camera-button'), media.cameraEnabled, 'Stop video', 'Start video', media.cameraAvailable);
+  const mayUnmute = meeting.permissions().speak;
+  $('mic-button').classList.toggle('locked', !media.micEnabled && !mayUnmute);
+  $('mic-hint').textContent = !media.micEnabled && !mayUnmute
+    ? "You can't unmute: raise your hand to ask the host."
+    : '';
+  const raised = meeting.hand() !== null;
+  $('hand-button').setAttribute('aria-pressed', String(raised));
+  $('hand-button').querySelector('.label').textContent = raised ? 'Lower hand' : 'Raise hand';
+  const sharing = Boolean(meeting.screenTrack);
+  const mayShare = meeting.permissions().screen_share && Boolean(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
+  $('share-button').setAttribute('aria-pressed', String(sharing));
+  $('share-button').querySelector('.label').textContent = sharing ? 'Stop sharing' : 'Share screen';
+  $('share-button').disabled = !sharing && !mayShare;
+  $('share-button').title = !sharing && !mayShare ? 'The host has not allowed you to share your screen' : '';
+  page.people.render(meeting);
+  page.chat.render(meeting);
   const conn = meeting.connection();
   $('connection').dataset.state = conn.state;
   $('connection-text').textContent = conn.text;
@@ -198,6 +315,9 @@ function showBanner(text) {
 
 function onEnded({ reason, message }) {
   page.grid.clear();
+  page.toasts.clear();
+  $('people-panel').hidden = true;
+  $('chat-panel').hidden = true;
   if (page.media) page.media.stop();
   page.meeting = null;
   if (reason === 'left') showEnded('You left the meeting', '');
@@ -227,6 +347,19 @@ function wire() {
   $('mic-button').addEventListener('click', () => guarded(() => page.meeting.toggleMic()));
   $('camera-button').addEventListener('click', () => guarded(() => page.meeting.toggleCamera()));
   $('leave-button').addEventListener('click', () => guarded(() => page.meeting.leave()));
+  $('waiting-leave').addEventListener('click', () => guarded(() => (page.pending ? page.pending.leave() : undefined)));
+  $('hand-button').addEventListener('click', () => {
+    if (page.meeting) page.meeting.raiseHand(page.meeting.hand() === null);
+  });
+  $('share-button').addEventListener('click', () => guarded(async () => {
+    if (!page.meeting) return;
+    if (page.meeting.screenTrack) await page.meeting.stopScreenShare();
+    else await page.meeting.startScreenShare();
+  }));
+  $('people-button').addEventListener('click', () => togglePanel('people'));
+  $('chat-button').addEventListener('click', () => togglePanel('chat'));
+  $('people-close').addEventListener('click', () => { togglePanel('people'); $('people-button').focus(); });
+  $('chat-close').addEventListener('click', () => { togglePanel('chat'); $('chat-button').focus(); });
   $('sound-button').addEventListener('click', () => {
     if (page.grid.resumeAudio()) $('sound-button').hidden = true;
   });
@@ -257,12 +390,16 @@ function wire() {
   });
   // Closing the tab: say goodbye so the others see us leave at once, not after a timeout.
   window.addEventListener('pagehide', () => {
-    if (page.meeting) page.meeting.signal.send({ type: 'leave' });
+    const meeting = page.meeting || page.pending;
+    if (meeting) meeting.signal.send({ type: 'leave' });
   });
 }
 
 function main() {
-  installDebug(() => page.meeting, () => page.grid, () => page.phase);
+  installDebug(() => page.meeting || page.pending, () => page.grid, () => page.phase, {
+    toasts: () => page.toasts.texts(),
+    chimes: () => page.chime.played,
+  });
   if (!page.room) {
     showEnded('This meeting link is not valid', 'Check the link you were given, or start a new meeting.', false);
     return;
