@@ -1,6 +1,6 @@
 """Who may enter a live room (issue 3): bans, the lock, the meeting password and its lockout.
 
-Every refusal here is the same ``join_refused``, whatever the cause (banned, locked room,
+Every refusal here is the same ``invalid_token``, whatever the cause (banned, locked room,
 wrong password, locked out after too many wrong ones), so a joiner learns nothing it could
 probe with (security checklist item 8). Only ``password_required`` differs: it is asked of a
 holder of a valid token for this very room, which already proves the room exists.
@@ -53,20 +53,20 @@ class Admission:
         password: str | None,
         address: str | None,
     ) -> bool:
-        """Raise ``join_refused`` or ``password_required``; True if a right password was
+        """Raise ``invalid_token`` or ``password_required``; True if a right password was
         given (it may skip the lobby)."""
         if self._store.is_banned(room, token.identity):
             log.info("room %s: refused %s: banned", room, token.identity)
-            raise SparkleError(ErrorCode.JOIN_REFUSED)
+            raise SparkleError(ErrorCode.INVALID_TOKEN)
         if locked and not host:
             log.info("room %s: refused %s: locked", room, token.identity)
-            raise SparkleError(ErrorCode.JOIN_REFUSED)
+            raise SparkleError(ErrorCode.INVALID_TOKEN)
         if password_hash is None or host or token.grants.hidden:
             return False
         keys = self.keys(room, token.identity, address)
         if self.attempts.locked_out(keys):
             log.info("room %s: refused %s: locked out", room, token.identity)
-            raise SparkleError(ErrorCode.JOIN_REFUSED)
+            raise SparkleError(ErrorCode.INVALID_TOKEN)
         if password is None:
             raise SparkleError(ErrorCode.PASSWORD_REQUIRED)
         # scrypt takes tens of milliseconds: off the event loop, so media keeps flowing.
@@ -74,5 +74,5 @@ class Admission:
         if not await loop.run_in_executor(None, verify_password, password, password_hash):
             self.attempts.fail(keys)
             log.info("room %s: refused %s: wrong password", room, token.identity)
-            raise SparkleError(ErrorCode.JOIN_REFUSED)
+            raise SparkleError(ErrorCode.INVALID_TOKEN)
         return True

@@ -389,7 +389,7 @@ async def _check_guest_password(
     request: web.Request, record: RoomRecord | None, locked: bool, password: str | None
 ) -> None:
     """An unknown room, a locked one and one with a password answer alike (issue 3): first
-    ``password_required``, then, for any password, ``join_refused`` unless it is right."""
+    ``password_required``, then, for any password, ``invalid_token`` unless it is right."""
     if password is None:
         raise SparkleError(ErrorCode.PASSWORD_REQUIRED)
     admission = request.app[ROOMS].admission
@@ -403,4 +403,4 @@ async def _check_guest_password(
     right = await loop.run_in_executor(None, verify_password, password, target)
     if not right or stored is None or admission.attempts.locked_out(keys):
         admission.attempts.fail(keys)
-        raise SparkleError(ErrorCode.JOIN_REFUSED)
+        raise SparkleError(ErrorCode.INVALID_TOKEN)

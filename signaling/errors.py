@@ -43,7 +43,6 @@ class ErrorCode(StrEnum):
     LOBBY_DENIED = "lobby_denied"
     LOBBY_TIMEOUT = "lobby_timeout"
     PASSWORD_REQUIRED = "password_required"
-    JOIN_REFUSED = "join_refused"
     FILE_TOO_LARGE = "file_too_large"
     UNSUPPORTED_FILE_TYPE = "unsupported_file_type"
     UNAUTHORIZED = "unauthorized"
@@ -62,9 +61,16 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
     ),
     ErrorCode.NOT_JOINED: ErrorSpec(409, False, None, "send 'join' first"),
     ErrorCode.ALREADY_JOINED: ErrorSpec(409, False, None, "already joined"),
-    # One generic message for every token problem: no oracle (RFC 8725 section 3.2 spirit,
-    # docs/security.md). The precise reason is logged server-side without the token.
-    ErrorCode.INVALID_TOKEN: ErrorSpec(401, True, 4401, "invalid or expired token"),
+    # One answer for a bad or expired token, a room that does not exist, a locked room, a
+    # ban, a wrong meeting password and a lockout, so none can be told from the others
+    # (security checklist item 8, issue 3). The precise reason is logged server-side only.
+    ErrorCode.INVALID_TOKEN: ErrorSpec(
+        401,
+        True,
+        4401,
+        "cannot join: the invitation is invalid or has expired, the meeting does not exist "
+        "or is locked, or the password is wrong",
+    ),
     ErrorCode.NAME_REQUIRED: ErrorSpec(
         400, False, None, "a display name is required (1 to 64 characters)"
     ),
@@ -97,14 +103,6 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
     ),
     ErrorCode.PASSWORD_REQUIRED: ErrorSpec(
         401, False, None, "this meeting needs a password; join again with 'password'"
-    ),
-    # One answer for a wrong password, a lockout, a locked room, an unknown room and a ban,
-    # so none of them can be told from the others (issue 3; security checklist item 8).
-    ErrorCode.JOIN_REFUSED: ErrorSpec(
-        403,
-        True,
-        4406,
-        "cannot join this meeting: it does not exist, is locked, or the password is wrong",
     ),
     ErrorCode.FILE_TOO_LARGE: ErrorSpec(413, False, None, "the file is too large"),
     ErrorCode.UNSUPPORTED_FILE_TYPE: ErrorSpec(

@@ -372,12 +372,10 @@ def _paths() -> dict[str, Any]:
                     ),
                     **_bad(),
                     "401": _error(
-                        "The room is unknown, locked or has a password, and no `password` was "
-                        "given (`password_required`): the three look alike."
-                    ),
-                    "403": _error(
-                        "Unknown room, locked room, wrong password or too many wrong ones "
-                        "(`join_refused`): one answer for all."
+                        "The room is unknown, locked or has a password and no `password` was "
+                        "given (`password_required`); or, with a `password`: unknown room, "
+                        "locked room, wrong password or too many wrong ones (`invalid_token`). "
+                        "Unknown, locked and protected rooms answer alike at each step."
                     ),
                     **_limited(),
                 },

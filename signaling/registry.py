@@ -167,7 +167,7 @@ class RoomRegistry:
             if not self.config.auto_create_rooms:
                 # Same answer as a locked room or a wrong password: no way to probe which
                 # rooms exist (security checklist item 8).
-                raise SparkleError(ErrorCode.JOIN_REFUSED)
+                raise SparkleError(ErrorCode.INVALID_TOKEN)
             try:
                 record = self._store.create_room(
                     name, max_participants=self.config.max_participants, created_by="api"
@@ -177,7 +177,7 @@ class RoomRegistry:
                     raise
                 record = self._store.get_room(name)
                 if record is None:
-                    raise SparkleError(ErrorCode.JOIN_REFUSED) from None
+                    raise SparkleError(ErrorCode.INVALID_TOKEN) from None
         room = LiveRoom(self.config, record)
         self._rooms[name] = room
         return room

@@ -351,7 +351,7 @@ async def test_guest_token_reveals_nothing_about_missing_rooms(
     # then refused for any password.
     for body, expected in (
         ({"name": "Gina"}, (401, error(ErrorCode.PASSWORD_REQUIRED))),
-        ({"name": "Gina", "password": "guess"}, (403, error(ErrorCode.JOIN_REFUSED))),
+        ({"name": "Gina", "password": "guess"}, (401, error(ErrorCode.INVALID_TOKEN))),
     ):
         answers = [
             await call(

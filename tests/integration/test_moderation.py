@@ -31,8 +31,8 @@ async def _generic_refusal(server_factory: ServerFactory) -> dict[str, Any]:
     server = await server_factory(auto_create_rooms=False)
     async with WsClient.connect(server.base_url) as client:
         await client.send("join", v=1, token=mint(server.tokens, "nowhere", "x"), name="X")
-        refusal = await client.wait_error("join_refused")
-        assert await client.wait_closed() == 4406
+        refusal = await client.wait_error("invalid_token")
+        assert await client.wait_closed() == 4401
     return refusal
 
 
@@ -184,9 +184,9 @@ async def test_a_banned_token_is_refused_like_a_bad_one(
             for _attempt in range(100):
                 async with WsClient.connect(server.base_url, session=session) as again:
                     await again.send("join", v=1, token=bob_token, name="Bob")
-                    refusal = await again.wait_error("join_refused")
+                    refusal = await again.wait_error("invalid_token")
                     assert refusal == generic
-                    assert await again.wait_closed() == 4406
+                    assert await again.wait_closed() == 4401
                     assert again.unread("joined") == []
         room = server.app[ROOMS].live_room("ban")
         assert room is not None and [p.identity for p in room.participants.values()] == ["ann"]
@@ -216,8 +216,8 @@ async def test_lock_refuses_newcomers_and_unlock_admits_them(
 
         async with WsClient.connect(server.base_url) as dave:
             await dave.send("join", v=1, token=dave_token)
-            assert await dave.wait_error("join_refused") == generic
-            assert await dave.wait_closed() == 4406
+            assert await dave.wait_error("invalid_token") == generic
+            assert await dave.wait_closed() == 4401
         assert bob.unread("participant_joined") == []
         # Hosts still get in: a locked room must not lock out the people running it.
         cohost = mint(server.tokens, "lk", "erin", name="Erin", grants=Grants.host())

@@ -29,7 +29,7 @@ async def _refusal(server: RunningServer, room: str, identity: str, **join: Any)
         await ws.send("join", v=1, token=mint(server.tokens, room, identity, name="G"), **join)
         reply = await ws.wait_for("error", within=3.0)
         if reply["fatal"]:
-            assert await ws.wait_closed() == 4406
+            assert await ws.wait_closed() == 4401
         return reply
 
 
@@ -55,15 +55,19 @@ async def test_a_password_is_asked_for_checked_and_never_stored_or_echoed(
             joined = await guest.join(token, password=PASSWORD)
             assert joined["room"]["password"] is True
 
-        # A wrong password, a locked room and a room that does not exist: one answer.
+        # A wrong password, a locked room and a room that does not exist: one answer...
         wrong = await _refusal(server, "pw", "ida", password="apple")
         await x.join(mint(server.tokens, "lockd", "hana", name="Hana", grants=Grants.host()))
         await x.send("lock_room", locked=True)
         await x.wait_for("room_updated", within=2.0)
         locked = await _refusal(server, "lockd", "ida", password="apple")
         unknown = await _refusal(server, "nowhere", "ida", password="apple")
-        assert wrong == locked == unknown
-        assert wrong["code"] == "join_refused" and wrong["fatal"] is True
+        async with WsClient.connect(server.base_url) as forged:
+            await forged.send("join", v=1, token="forged", password="apple")
+            bad_token = await forged.wait_error("invalid_token")
+        # ... and the same as a bad token (security checklist item 8).
+        assert wrong == locked == unknown == bad_token
+        assert wrong["code"] == "invalid_token" and wrong["fatal"] is True
 
     # The audit log says a password was set, not which.
     async with http.get(server.url("/api/v1/rooms/pw/audit"), headers=server.auth_headers) as r:
@@ -80,14 +84,14 @@ async def test_repeated_wrong_passwords_lock_out_the_identity_and_the_address(
         await _host(server, host, "guard")
         for attempt in range(3):
             reply = await _refusal(server, "guard", "mallory", password=f"guess-{attempt}")
-            assert reply["code"] == "join_refused"
+            assert reply["code"] == "invalid_token"
         # Locked out: even the right password is refused now, in the same words...
         assert (await _refusal(server, "guard", "mallory", password=PASSWORD))["code"] == (
-            "join_refused"
+            "invalid_token"
         )
         # ... and a fresh identity from the same address (a new guest token) fares no better.
         assert (await _refusal(server, "guard", "mallory-2", password=PASSWORD))["code"] == (
-            "join_refused"
+            "invalid_token"
         )
         # The host is not affected, and neither is the meeting.
         assert (await host.request("ping"))["type"] == "pong"
@@ -142,7 +146,7 @@ async def test_guest_tokens_for_protected_locked_and_unknown_rooms_look_alike(
             "this meeting needs a password; join again with 'password'"
         )}})] * 3  # fmt: skip
         refused = [await guest_token(room, password="nope") for room in ("secret", "shut", "nope")]
-        assert [status for status, _ in refused] == [403, 403, 403]
+        assert [status for status, _ in refused] == [401, 401, 401]
         assert refused[0] == refused[1] == refused[2]
 
         status, body = await guest_token("secret", password=PASSWORD)

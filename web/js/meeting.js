@@ -17,10 +17,9 @@ const MAX_ALERTS = 50;
 const CLOSE_MESSAGES = {
   1009: 'A message was too large for the server.',
   4400: 'This page is out of date; reload it.',
-  4401: 'Your invitation is invalid or has expired.',
+  4401: 'You cannot join: the invitation is invalid or has expired, the meeting does not exist or is locked, or the password is wrong.',
   4403: 'A host removed you from the meeting.',
   4405: 'The host did not let you in.',
-  4406: 'You cannot join this meeting.',
   4407: 'Nobody let you in: you waited too long in the waiting room.',
   4408: 'The server closed the connection because joining took too long.',
   4409: 'You joined this meeting from another window or device.',

@@ -177,7 +177,7 @@ async function onJoinSubmit(event) {
     const text = err instanceof ApiError || err instanceof MeetingError ? err.message : 'Could not join the meeting.';
     if (code === 'name_required') input.setAttribute('aria-invalid', 'true');
     prejoinProblem(text);
-    if (code === 'password_required' || (code === 'join_refused' && page.needPassword)) askPassword();
+    if (code === 'password_required' || (code === 'invalid_token' && page.needPassword)) askPassword();
     else console.error('sparkle: join failed', err);
   } finally {
     button.disabled = false;
