@@ -223,7 +223,9 @@ _BOOL_SETTINGS = (
     "require_camera",
 )
 _AUDIENCE_SETTINGS = ("screen_share", "file_share")
-SETTING_NAMES = frozenset((*_BOOL_SETTINGS, *_AUDIENCE_SETTINGS, "password", "max_screen_shares"))
+# Every setting but the password, whose change is a hash (signaling/room_settings.py).
+PLAIN_SETTINGS = (*_BOOL_SETTINGS, *_AUDIENCE_SETTINGS, "max_screen_shares")
+SETTING_NAMES = frozenset((*PLAIN_SETTINGS, "password"))
 
 
 def parse(kind: str, fields: Fields, request_id: RequestId | None) -> Command:
@@ -368,7 +370,7 @@ def _chat(fields: Fields, request_id: RequestId | None) -> Chat:
 def settings_as_dict(change: SettingsChange) -> Mapping[str, object]:
     """The changed settings, for the audit log (the password itself is never written)."""
     out: dict[str, object] = {}
-    for name in (*_BOOL_SETTINGS, *_AUDIENCE_SETTINGS, "max_screen_shares"):
+    for name in PLAIN_SETTINGS:
         value = getattr(change, name)
         if value is not None:
             out[name] = value

@@ -17,7 +17,7 @@ import logging
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from signaling.commands import MAX_SCREEN_SHARES, SettingsChange, ShareAudience
+from signaling.commands import MAX_SCREEN_SHARES, PLAIN_SETTINGS, SettingsChange, ShareAudience
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +39,7 @@ class RoomSettings:
     def changed(self, change: SettingsChange) -> RoomSettings:
         """These settings with ``change`` applied (the password itself is the caller's)."""
         values: dict[str, Any] = {}
-        for name in (
-            "lobby",
-            "locked",
-            "password_skips_lobby",
-            "mute_on_entry",
-            "self_unmute",
-            "require_name",
-            "require_camera",
-            "screen_share",
-            "file_share",
-            "max_screen_shares",
-        ):
+        for name in PLAIN_SETTINGS:
             value = getattr(change, name)
             if value is not None:
                 values[name] = value

@@ -213,6 +213,17 @@ class Session:
         room, participant = self._room, self._participant
         if room is None or participant is None:
             return
+        if participant.held:
+            # require_camera: its camera never came on; it holds a seat nobody can see.
+            if await self._registry.leave(room, participant, "timeout"):
+                self._room = self._participant = None
+                self._reply(
+                    SparkleError(
+                        ErrorCode.LOBBY_TIMEOUT,
+                        "this meeting requires a camera, and yours did not start in time",
+                    )
+                )
+            return
         # lobby_only: a host may have admitted it a moment ago; then it simply stays.
         if await self._registry.leave(room, participant, "timeout", lobby_only=True):
             self._room = self._participant = None
@@ -356,8 +367,9 @@ class Session:
             self, token, name, message.id, password=message.password, address=self._address
         )
         self._room, self._participant = room, participant
-        if room.lobby.holds(participant):
-            # join_timeout no longer applies: the wait is the host's, not the client's.
+        if room.lobby.holds(participant) or participant.held:
+            # join_timeout no longer applies: the wait is the host's (or the camera's), not
+            # the client's; lobby_wait_timeout bounds it.
             self._lobby_deadline = self._loop.time() + self._config.lobby_wait_timeout_s
             log.info(
                 "room %s: %s waits in the lobby as %s",

@@ -10,7 +10,7 @@ from typing import Any
 
 from signaling.appkeys import ROOMS
 from signaling.tokens import Grants
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, ServerFactory
 from tests.support.media import ColorVideoTrack, ToneAudioTrack
 from tests.support.media_participant import participant
 from tests.support.ws_client import WsClient, mint
@@ -103,6 +103,25 @@ async def test_turning_require_camera_off_lets_the_held_in(server: RunningServer
         assert [p["sid"] for p in accepted["participants"]] == [host_me["sid"]]
         arrived = await host.wait_for("participant_joined", within=1.0)
         assert arrived["participant"]["sid"] == held["participant"]["sid"]
+
+
+async def test_a_camera_that_never_starts_times_out(server_factory: ServerFactory) -> None:
+    server = await server_factory(lobby_wait_timeout_s=0.5)
+    host_token = mint(server.tokens, "cams3", "hana", name="Hana", grants=Grants.host())
+    async with (
+        WsClient.connect(server.base_url) as host,
+        WsClient.connect(server.base_url) as shy,
+    ):
+        await host.join(host_token)
+        await host.send("update_room", settings={"require_camera": True})
+        await host.wait_for("room_updated", within=1.0)
+        assert (await shy.join(mint(server.tokens, "cams3", "shy", name="Shy")))["camera_required"]
+        timeout = await shy.wait_error("lobby_timeout", within=3.0)
+        assert "camera" in timeout["message"]
+        assert await shy.wait_closed() == 4407
+        live = server.app[ROOMS].live_room("cams3")
+        assert live is not None and [p.identity for p in live.participants.values()] == ["hana"]
+        assert host.unread("participant_left") == []  # it was never announced
 
 
 async def _timed(client: WsClient, kind: str, started: float, **match: Any) -> float:
