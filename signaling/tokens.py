@@ -85,16 +85,14 @@ class Grants:
 
     @classmethod
     def guest(cls) -> Grants:
-        """Someone who followed a meeting link: camera and microphone, no screen share.
-
-        Screen sharing is the usual abuse in open meetings (Zoom-bombing), so a guest link
-        does not grant it; the host can hand out participant tokens for that.
-        """
+        """Someone who followed a meeting link: every source, but screen sharing is gated
+        by the room's floor control (signaling/floor.py): nobody shares until a host allows
+        it, for everyone or for this participant (the Zoom-bombing defence, issue 3)."""
         return cls(
             room_join=True,
             can_subscribe=True,
             can_publish_data=True,
-            can_publish_sources=frozenset({"camera", "microphone"}),
+            can_publish_sources=SOURCES,
         )
 
     def to_claim(self) -> dict[str, Any]:
