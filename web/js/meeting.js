@@ -1,12 +1,19 @@
 // One participation in a meeting: the signalling socket, the peer connection, and what we know
-// about the room (participants, tracks, who speaks, settings, waiting room, hands, chat).
+// about the room (settings, chat) and about ourselves (role, rights, hand). The roster
+// (roster.js), the waiting room (lobby.js), our screen share (screen-share.js) and what hosts
+// do to us (host-commands.js) live in their own modules.
 // Emits 'change' whenever the view should be redrawn, 'notice' (detail: {code, message}) for
 // a non-fatal error to show, 'alert' (detail: {code, message}) for something a host did to us
 // or that we may not do, 'waiting' once we are in the lobby, 'knock' and 'lobby-left' (hosts:
 // someone arrives in or leaves the lobby), 'chat' (detail: message) and 'ended' (detail:
 // {reason, message}) once the participation is over.
+import { HostCommands } from './host-commands.js';
+import { Lobby } from './lobby.js';
+import { MeetingError, closeMessage } from './meeting-error.js';
 import { PeerSession } from './peer.js';
 import { handOf, mergeRoom, permissionsOf } from './room-policy.js';
+import { Roster } from './roster.js';
+import { ScreenShare } from './screen-share.js';
 import { SignalClient } from './signal.js';
 
 const JOIN_TIMEOUT_MS = 15000;
@@ -14,52 +21,42 @@ const LEAVE_TIMEOUT_MS = 2000;
 const MAX_CHAT_MESSAGES = 500;
 const MAX_ALERTS = 50;
 
-const CLOSE_MESSAGES = {
-  1009: 'A message was too large for the server.',
-  4400: 'This page is out of date; reload it.',
-  4401: 'You cannot join: the invitation is invalid or has expired, the meeting does not exist or is locked, or the password is wrong.',
-  4403: 'A host removed you from the meeting.',
-  4405: 'The host did not let you in.',
-  4407: 'Nobody let you in: you waited too long in the waiting room.',
-  4408: 'The server closed the connection because joining took too long.',
-  4409: 'You joined this meeting from another window or device.',
-  4410: 'The meeting was ended.',
-  4429: 'The meeting is full.',
-};
-
 const CANNOT_UNMUTE = "You can't unmute: raise your hand to ask the host.";
-
-function byName(by) {
-  return by && typeof by.name === 'string' && by.name ? `The host (${by.name})` : 'The host';
-}
-
-export class MeetingError extends Error {
-  constructor(code, message, fatal = true) {
-    super(message);
-    this.name = 'MeetingError';
-    this.code = code;
-    this.fatal = fatal;
-  }
-}
 
 export class Meeting extends EventTarget {
   phase = 'idle'; // idle | joining | waiting | joined | leaving | left | failed
   room = null; // settings object (room-policy.js)
   self = null; // Participant
   held = false; // require_camera: in, but nothing is shared with us until our camera runs
-  lobby = new Map(); // hosts: sid -> {sid, identity, name} waiting, in arrival order
+  lobby = new Lobby((event) => this.dispatchEvent(event)); // hosts: who waits
   chat = []; // chat messages as the server sent them
   alerts = []; // recent {code, message}: what hosts did to us, what we may not do
-  screenTrack = null; // our screen share, while it runs
-  participants = new Map(); // sid -> Participant (others)
-  tracks = new Map(); // track sid -> Track
-  activeSpeaker = null;
+  roster = new Roster();
   notices = []; // recent {code, message}
   peer = null;
   #joinWaiter = null;
   #mutesSent = false;
   #byeReason = null;
   #unmuteId = null; // id of our last `mute` false, to undo it when the server refuses it
+  #screen = new ScreenShare({
+    peer: () => this.peer,
+    allowed: () => this.permissions().screen_share,
+    joined: () => this.phase === 'joined',
+    changed: () => this.#changed(),
+  });
+
+  #hostCommands = new HostCommands({
+    alert: (code, message) => this.#alert(code, message),
+    muteMicrophone: () => {
+      this.#unmuteId = null;
+      this.media.setMicEnabled(false);
+    },
+    stopCamera: () => {
+      if (this.media.cameraEnabled) this.#setCamera(false).catch(() => {});
+    },
+    stopScreenShare: () => this.stopScreenShare(),
+    nameOf: (sid) => this.participants.get(sid)?.name ?? null,
+  });
 
   constructor({ token, name, media, password = null }) {
     super();
@@ -71,6 +68,25 @@ export class Meeting extends EventTarget {
     this.signal.addEventListener('message', (e) => this.#onMessage(e.detail));
     this.signal.addEventListener('close', (e) => this.#onClose(e.detail));
     this.signal.addEventListener('state', () => this.#changed());
+  }
+
+  /** Others in the room: sid -> Participant. */
+  get participants() {
+    return this.roster.participants;
+  }
+
+  /** Tracks of the others: track sid -> Track. */
+  get tracks() {
+    return this.roster.tracks;
+  }
+
+  get activeSpeaker() {
+    return this.roster.activeSpeaker;
+  }
+
+  /** Our screen-share track, while we share. */
+  get screenTrack() {
+    return this.#screen.track;
   }
 
   /** Connects and joins; rejects with a MeetingError a person can read. */
@@ -114,7 +130,7 @@ export class Meeting extends EventTarget {
     this.room = mergeRoom(null, message.room);
     this.self = message.participant || null;
     this.held = message.camera_required === true;
-    this.#setRoster(message);
+    this.roster.reset(message);
     // Joining muted (mute_on_entry, or no right to speak): the microphone starts switched off,
     // and #onMapping tells the others once the track exists.
     if (!this.isHost() && (this.room.mute_on_entry || !this.permissions().speak)) this.media.setMicEnabled(false);
@@ -143,13 +159,6 @@ export class Meeting extends EventTarget {
       video: others.filter((t) => t.kind === 'video').length,
     });
     this.#changed();
-  }
-
-  #setRoster(message) {
-    this.participants.clear();
-    this.tracks.clear();
-    for (const p of message.participants || []) if (p && p.sid) this.participants.set(p.sid, p);
-    for (const t of message.tracks || []) if (t && t.sid) this.tracks.set(t.sid, t);
   }
 
   #onMapping() {
@@ -183,66 +192,16 @@ export class Meeting extends EventTarget {
       case 'renegotiate':
         if (this.peer) this.peer.setReceiveSlots(m.recv);
         break;
-      case 'participant_joined':
-        if (m.participant && m.participant.sid) this.participants.set(m.participant.sid, m.participant);
-        break;
-      case 'participant_left':
-        this.participants.delete(m.participant_sid);
-        for (const [sid, t] of this.tracks) if (t.participant_sid === m.participant_sid) this.tracks.delete(sid);
-        if (this.activeSpeaker === m.participant_sid) this.activeSpeaker = null;
-        break;
-      case 'track_published':
-        if (m.track && m.track.sid) this.tracks.set(m.track.sid, m.track);
-        break;
-      case 'track_unpublished':
-        this.tracks.delete(m.track_sid);
-        break;
-      case 'track_muted': {
-        const track = this.tracks.get(m.track_sid);
-        if (track) track.muted = Boolean(m.muted);
-        break;
-      }
-      case 'active_speaker':
-        this.activeSpeaker = m.participant_sid || null;
-        break;
       case 'participant_updated':
         this.#onParticipantUpdated(m.participant);
         break;
       case 'room_updated':
         this.room = mergeRoom(this.room, m.room);
         break;
-      case 'lobby':
-        this.lobby.clear();
-        for (const p of m.waiting || []) if (p && p.sid) this.lobby.set(p.sid, p);
-        break;
-      case 'lobby_knock':
-        if (!m.participant || !m.participant.sid) return;
-        this.lobby.set(m.participant.sid, m.participant);
-        this.dispatchEvent(new CustomEvent('knock', { detail: m.participant }));
-        break;
-      case 'lobby_left':
-        this.lobby.delete(m.participant_sid);
-        this.dispatchEvent(new CustomEvent('lobby-left', { detail: { sid: m.participant_sid, reason: m.reason } }));
-        break;
-      case 'muted_by_host':
-        this.#onMutedByHost(m.source, m.by);
-        break;
-      case 'unmute_requested':
-        this.#alert('unmute_requested', `${byName(m.by)} asks you to unmute. Press Unmute when you are ready to speak.`);
-        break;
-      case 'share_stopped':
-        this.#alert('share_stopped', `${byName(m.by)} stopped your screen share.`);
-        this.stopScreenShare();
-        break;
       case 'camera_accepted':
         this.held = false;
-        this.#setRoster(m);
+        this.roster.reset(m);
         break;
-      case 'camera_off': {
-        const p = this.participants.get(m.participant_sid);
-        if (p) this.#alert('camera_off', `${p.name} turned the camera off (this meeting requires it).`);
-        break;
-      }
       case 'chat':
         if (!m.message || typeof m.message !== 'object') return;
         this.chat.push(m.message);
@@ -256,7 +215,8 @@ export class Meeting extends EventTarget {
         this.#byeReason = m.reason || 'left';
         return;
       default:
-        return; // pong and anything newer than this client
+        // pong and anything newer than this client are ignored
+        if (!this.roster.apply(m) && !this.lobby.apply(m) && !this.#hostCommands.handle(m)) return;
     }
     this.#changed();
   }
@@ -291,12 +251,12 @@ export class Meeting extends EventTarget {
 
   #onClose({ code }) {
     if (this.phase === 'joining' && this.#joinWaiter) {
-      this.#joinWaiter.reject(new MeetingError('closed', CLOSE_MESSAGES[code] || 'The server closed the connection.'));
+      this.#joinWaiter.reject(new MeetingError('closed', closeMessage(code, 'The server closed the connection.')));
       return;
     }
     if (this.phase === 'leaving' || this.phase === 'left') return;
     if (this.phase === 'joined') {
-      this.#end('failed', CLOSE_MESSAGES[code] || 'The connection to the meeting server was lost.');
+      this.#end('failed', closeMessage(code, 'The connection to the meeting server was lost.'));
     }
   }
 
@@ -337,19 +297,6 @@ export class Meeting extends EventTarget {
     return null;
   }
 
-  #onMutedByHost(source, by) {
-    if (source === 'microphone') {
-      // The SFU already drops our audio; switch the track off too so the button tells the truth.
-      this.#unmuteId = null;
-      this.media.setMicEnabled(false);
-      if (by) this.#alert('muted_by_host', `${byName(by)} muted you.`);
-      else this.#alert('muted_on_entry', 'You joined muted: this meeting mutes people when they join.');
-    } else if (source === 'camera') {
-      if (this.media.cameraEnabled) this.#setCamera(false).catch(() => {});
-      this.#alert('camera_stopped_by_host', `${byName(by)} turned off your camera.`);
-    }
-  }
-
   #onParticipantUpdated(p) {
     if (!p || !p.sid) return;
     if (this.self && p.sid === this.self.sid) {
@@ -357,8 +304,8 @@ export class Meeting extends EventTarget {
       this.self = p;
       if (wasHost && !this.isHost()) this.lobby.clear();
       if (!wasHost && this.isHost()) this.#alert('promoted', 'You are now a host of this meeting.');
-    } else if (this.participants.has(p.sid)) {
-      this.participants.set(p.sid, p);
+    } else {
+      this.roster.update(p);
     }
   }
 
@@ -397,44 +344,14 @@ export class Meeting extends EventTarget {
     return this.command('chat', message);
   }
 
-  /** Asks for a screen (or window) and publishes it as `screen_share`. */
-  async startScreenShare() {
-    if (this.screenTrack || !this.peer) return;
-    if (!this.permissions().screen_share) {
-      throw new MeetingError('forbidden', 'The host has not allowed you to share your screen.', false);
-    }
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) {
-      throw new MeetingError('unsupported', 'This browser cannot share a screen.', false);
-    }
-    let stream;
-    try {
-      stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
-    } catch (err) {
-      if (err && err.name === 'NotAllowedError') return; // the person cancelled the picker
-      throw new MeetingError('screen', `The screen could not be shared: ${(err && err.message) || err}`, false);
-    }
-    const track = stream.getVideoTracks()[0];
-    if (!track) return;
-    if (this.phase !== 'joined') {
-      track.stop();
-      return;
-    }
-    this.screenTrack = track;
-    // The browser's own "Stop sharing" bar ends the track.
-    track.addEventListener('ended', () => this.stopScreenShare());
-    this.peer.publish('screen_share', 'video', track, stream);
-    this.peer.negotiate();
-    this.#changed();
+  /** Asks for a screen (or window) and publishes it as `screen_share` (screen-share.js). */
+  startScreenShare() {
+    return this.#screen.start();
   }
 
-  /** Stops our screen share; the m-section goes inactive, so the server unpublishes it. */
-  async stopScreenShare() {
-    const track = this.screenTrack;
-    if (!track) return;
-    this.screenTrack = null;
-    track.stop();
-    if (this.peer) await this.peer.unpublish('screen_share');
-    this.#changed();
+  /** Stops our screen share; the server unpublishes it. */
+  stopScreenShare() {
+    return this.#screen.stop();
   }
 
   /** Leaves politely: `leave`, then wait (bounded) for the server's `bye`. */
@@ -454,8 +371,7 @@ export class Meeting extends EventTarget {
   #end(phase, message) {
     if (this.phase === 'left' || this.phase === 'failed') return;
     this.phase = phase;
-    if (this.screenTrack) this.screenTrack.stop();
-    this.screenTrack = null;
+    this.#screen.end();
     if (this.peer) this.peer.close();
     this.signal.close();
     this.#changed();
@@ -474,35 +390,9 @@ export class Meeting extends EventTarget {
     return { state: 'connecting', text: 'Connecting media…', ws, pc };
   }
 
-  /** Remote participants with the tracks that currently reach us. */
+  /** Remote participants with the tracks that currently reach us (roster.js). */
   remoteView() {
-    const slots = new Map();
-    if (this.peer) for (const slot of this.peer.receiveSlots()) slots.set(slot.trackSid, slot);
-    const view = [];
-    for (const p of this.participants.values()) {
-      const own = [...this.tracks.values()].filter((t) => t.participant_sid === p.sid);
-      const camera = own.find((t) => t.source === 'camera');
-      const mic = own.find((t) => t.source === 'microphone');
-      const cameraSlot = camera ? slots.get(camera.sid) : undefined;
-      const screen = own.find((t) => t.source === 'screen_share');
-      const screenSlot = screen ? slots.get(screen.sid) : undefined;
-      view.push({
-        sid: p.sid,
-        name: p.name,
-        host: Boolean(p.host),
-        cameraTrackSid: camera ? camera.sid : null,
-        videoTrack: cameraSlot ? cameraSlot.track : null,
-        cameraMuted: !camera || Boolean(camera.muted),
-        microphoneMuted: !mic || Boolean(mic.muted),
-        audio: own
-          .filter((t) => t.kind === 'audio' && slots.has(t.sid))
-          .map((t) => ({ trackSid: t.sid, track: slots.get(t.sid).track })),
-        speaking: this.activeSpeaker === p.sid,
-        hand: handOf(p),
-        screenTrack: screenSlot && !screen.muted ? screenSlot.track : null,
-      });
-    }
-    return view;
+    return this.roster.view(this.peer ? this.peer.receiveSlots() : []);
   }
 
   #changed() {

@@ -1,35 +1,25 @@
-// The meeting page (/r/<room>): pre-join screen, then the meeting, then the "ended" screen.
-import { ApiError, guestToken } from './api.js';
+// The meeting page (/r/<room>): the pre-join screen (prejoin.js), then the meeting, then the
+// "ended" screen.
 import { ChatPanel } from './chat.js';
 import { Chime } from './chime.js';
 import { installDebug } from './debug.js';
 import { Grid } from './grid.js';
 import { guestLink, roomFromPath, takeFragment } from './links.js';
-import { LocalMedia } from './media.js';
-import { Meeting, MeetingError } from './meeting.js';
-import { nameProblem, rememberName, rememberedName } from './names.js';
+import { rememberedName } from './names.js';
 import { PeoplePanel } from './people-panel.js';
+import { Prejoin } from './prejoin.js';
+import { SessionToken } from './session-token.js';
+import { setToggle } from './toggle-button.js';
 import { Toasts } from './toasts.js';
 
 const $ = (id) => document.getElementById(id);
 const BANNER_MS = 8000;
 
-// Fatal join errors that end on their own screen rather than back on the pre-join card.
-const TURNED_AWAY = {
-  lobby_denied: ['The host did not let you in', 'You can ask to join again, or contact the host.'],
-  lobby_timeout: ['Nobody let you in', 'You waited a long time in the waiting room without a host admitting you. You can ask to join again.'],
-};
-
 const page = {
   phase: 'prejoin', // prejoin | joining | waiting | meeting | ended
   room: roomFromPath(),
-  token: null,
-  tokenFromStorage: false,
-  media: null,
-  mediaReady: Promise.resolve(), // settles once camera and microphone were asked for
   meeting: null,
-  pending: null, // the meeting being joined (or waited for in the lobby)
-  needPassword: false,
+  prejoin: null,
   grid: new Grid($('grid'), $('audio-sink')),
   toasts: new Toasts($('toasts')),
   chime: new Chime(),
@@ -39,37 +29,14 @@ const page = {
 };
 page.people = new PeoplePanel($, (text) => page.toasts.show(text));
 page.chat = new ChatPanel($, (text) => page.toasts.show(text));
-
-// ---- token handling -------------------------------------------------------------------
-// A token from the link is kept in sessionStorage (this tab only) so a reload does not turn
-// the host into a guest; it never goes back into the URL.
-
-function storageKey() {
-  return `sparkle.token.${page.room}`;
-}
-
-function loadToken(fragmentToken) {
-  try {
-    if (fragmentToken) {
-      sessionStorage.setItem(storageKey(), fragmentToken);
-      return { token: fragmentToken, fromStorage: false };
-    }
-    const stored = sessionStorage.getItem(storageKey());
-    return { token: stored, fromStorage: Boolean(stored) };
-  } catch {
-    return { token: fragmentToken, fromStorage: false };
-  }
-}
-
-function forgetToken() {
-  page.token = null;
-  page.tokenFromStorage = false;
-  try {
-    sessionStorage.removeItem(storageKey());
-  } catch {
-    // Storage disabled: nothing stored either.
-  }
-}
+page.prejoin = new Prejoin($, page.room, new SessionToken(page.room), {
+  phase: () => page.phase,
+  show,
+  showEnded,
+  enter: enterMeeting,
+  renderMeeting,
+  guarded,
+});
 
 // ---- views ----------------------------------------------------------------------------
 
@@ -82,12 +49,6 @@ function show(phase) {
   $('ended').hidden = phase !== 'ended';
 }
 
-function setToggle(button, on, onLabel, offLabel, available = true) {
-  button.setAttribute('aria-pressed', String(on && available));
-  button.querySelector('.label').textContent = on && available ? onLabel : offLabel;
-  button.disabled = !available;
-}
-
 function showEnded(title, text, canRejoin = true) {
   $('ended-title').textContent = title;
   $('ended-text').textContent = text;
@@ -96,137 +57,11 @@ function showEnded(title, text, canRejoin = true) {
   if (canRejoin) $('rejoin-button').focus();
 }
 
-// ---- pre-join -------------------------------------------------------------------------
-
-function renderPrejoinDevices() {
-  const media = page.media;
-  setToggle($('prejoin-mic'), media.micEnabled, 'Microphone on', 'Microphone off', media.micAvailable);
-  setToggle($('prejoin-camera'), media.cameraEnabled, 'Camera on', 'Camera off', media.cameraAvailable);
-  const video = $('preview-video');
-  const cameraOn = media.cameraEnabled && media.camera;
-  if (cameraOn && (!video.srcObject || video.srcObject.getVideoTracks()[0] !== media.camera)) {
-    video.srcObject = new MediaStream([media.camera]);
-  } else if (!cameraOn) {
-    video.srcObject = null;
-  }
-  $('preview-off').hidden = Boolean(cameraOn);
-  $('preview-off').textContent = media.cameraAvailable ? 'Camera is off' : 'No camera';
-  $('device-message').textContent = media.problems.join(' ');
-}
-
-async function startPreview() {
-  page.media = new LocalMedia();
-  page.media.addEventListener('change', () => {
-    if (page.phase === 'meeting') renderMeeting();
-    else renderPrejoinDevices();
-  });
-  $('device-message').textContent = 'Starting camera and microphone…';
-  page.mediaReady = page.media.start();
-  await page.mediaReady;
-  renderPrejoinDevices();
-}
-
-function prejoinProblem(text) {
-  const message = $('prejoin-message');
-  message.textContent = text;
-}
-
-async function onJoinSubmit(event) {
-  event.preventDefault();
-  if (page.phase !== 'prejoin') return;
-  const input = $('display-name');
-  const problem = nameProblem(input.value);
-  if (problem) {
-    input.setAttribute('aria-invalid', 'true');
-    prejoinProblem(problem);
-    input.focus();
-    return;
-  }
-  input.removeAttribute('aria-invalid');
-  prejoinProblem('');
-  const name = input.value.trim();
-  const password = page.needPassword ? $('meeting-password').value : null;
-  if (page.needPassword && !password) {
-    prejoinProblem('This meeting has a password. Enter it to join.');
-    $('meeting-password').focus();
-    return;
-  }
-  rememberName(name);
-  const button = $('join-button');
-  button.disabled = true;
-  button.textContent = 'Joining…';
-  show('joining');
-  try {
-    // Join with the devices we will have, not before the browser has answered for them.
-    await page.mediaReady;
-    await joinAs(name, password);
-  } catch (err) {
-    page.pending = null;
-    const code = err && err.code;
-    if (code === 'left') {
-      stopMedia();
-      showEnded('You left the waiting room', '');
-      return;
-    }
-    if (TURNED_AWAY[code]) {
-      stopMedia();
-      showEnded(...TURNED_AWAY[code]);
-      return;
-    }
-    show('prejoin');
-    const text = err instanceof ApiError || err instanceof MeetingError ? err.message : 'Could not join the meeting.';
-    if (code === 'name_required') input.setAttribute('aria-invalid', 'true');
-    prejoinProblem(text);
-    if (code === 'password_required' || (code === 'invalid_token' && page.needPassword)) askPassword();
-    else console.error('sparkle: join failed', err);
-  } finally {
-    button.disabled = false;
-    button.textContent = 'Join meeting';
-  }
-}
-
-function askPassword() {
-  page.needPassword = true;
-  $('password-row').hidden = false;
-  $('meeting-password').value = '';
-  $('meeting-password').focus();
-}
-
-function stopMedia() {
-  if (page.media) page.media.stop();
-  $('preview-video').srcObject = null;
-}
-
-async function joinAs(name, password) {
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    const token = page.token || (await guestToken(page.room, name, password));
-    const meeting = new Meeting({ token, name, media: page.media, password });
-    page.pending = meeting;
-    meeting.addEventListener('waiting', () => {
-      $('waiting-room').textContent = page.room;
-      show('waiting');
-      $('waiting-leave').focus();
-    });
-    try {
-      await meeting.join();
-      page.pending = null;
-      enterMeeting(meeting, token);
-      return;
-    } catch (err) {
-      const retry = err instanceof MeetingError && err.code === 'invalid_token' && page.tokenFromStorage;
-      if (err instanceof MeetingError && err.code === 'invalid_token') forgetToken();
-      if (!retry) throw err;
-      // A token kept from an earlier visit has expired: carry on as a guest.
-    }
-  }
-}
-
 // ---- meeting --------------------------------------------------------------------------
 
 function enterMeeting(meeting, token) {
   page.meeting = meeting;
-  page.needPassword = false;
-  $('password-row').hidden = true;
+  page.prejoin.entered();
   page.toasts.clear();
   page.chat.start(meeting, page.room, token);
   meeting.addEventListener('change', () => renderMeeting());
@@ -318,7 +153,7 @@ function onEnded({ reason, message }) {
   page.toasts.clear();
   $('people-panel').hidden = true;
   $('chat-panel').hidden = true;
-  if (page.media) page.media.stop();
+  if (page.prejoin.media) page.prejoin.media.stop();
   page.meeting = null;
   if (reason === 'left') showEnded('You left the meeting', '');
   else showEnded('The meeting ended for you', message);
@@ -335,19 +170,10 @@ async function guarded(action) {
 // ---- wiring ---------------------------------------------------------------------------
 
 function wire() {
-  $('prejoin-form').addEventListener('submit', onJoinSubmit);
-  $('display-name').addEventListener('input', () => {
-    $('display-name').removeAttribute('aria-invalid');
-    prejoinProblem('');
-  });
-  $('prejoin-mic').addEventListener('click', () => page.media.setMicEnabled(!page.media.micEnabled));
-  $('prejoin-camera').addEventListener('click', () => guarded(async () => {
-    await page.media.setCameraEnabled(!page.media.cameraEnabled);
-  }));
+  page.prejoin.wire();
   $('mic-button').addEventListener('click', () => guarded(() => page.meeting.toggleMic()));
   $('camera-button').addEventListener('click', () => guarded(() => page.meeting.toggleCamera()));
   $('leave-button').addEventListener('click', () => guarded(() => page.meeting.leave()));
-  $('waiting-leave').addEventListener('click', () => guarded(() => (page.pending ? page.pending.leave() : undefined)));
   $('hand-button').addEventListener('click', () => {
     if (page.meeting) page.meeting.raiseHand(page.meeting.hand() === null);
   });
@@ -375,7 +201,7 @@ function wire() {
   $('rejoin-button').addEventListener('click', async () => {
     show('prejoin');
     $('display-name').focus();
-    await startPreview();
+    await page.prejoin.startPreview();
   });
   document.addEventListener('keydown', (event) => {
     if (page.phase !== 'meeting' || !event.ctrlKey || event.altKey || event.shiftKey) return;
@@ -390,13 +216,13 @@ function wire() {
   });
   // Closing the tab: say goodbye so the others see us leave at once, not after a timeout.
   window.addEventListener('pagehide', () => {
-    const meeting = page.meeting || page.pending;
+    const meeting = page.meeting || page.prejoin.pending;
     if (meeting) meeting.signal.send({ type: 'leave' });
   });
 }
 
 function main() {
-  installDebug(() => page.meeting || page.pending, () => page.grid, () => page.phase, {
+  installDebug(() => page.meeting || page.prejoin.pending, () => page.grid, () => page.phase, {
     toasts: () => page.toasts.texts(),
     chimes: () => page.chime.played,
   });
@@ -405,16 +231,14 @@ function main() {
     return;
   }
   const fragment = takeFragment();
-  const { token, fromStorage } = loadToken(fragment.token);
-  page.token = token;
-  page.tokenFromStorage = fromStorage;
+  page.prejoin.token.load(fragment.token);
   document.title = `${page.room} — Sparkle`;
   $('prejoin-room').textContent = page.room;
   $('display-name').value = fragment.name || rememberedName();
   wire();
   show('prejoin');
   $('display-name').focus();
-  startPreview();
+  page.prejoin.startPreview();
 }
 
 main();
