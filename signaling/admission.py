@@ -58,7 +58,7 @@ class Admission:
         if self._store.is_banned(room, token.identity):
             log.info("room %s: refused %s: banned", room, token.identity)
             raise SparkleError(ErrorCode.INVALID_TOKEN)
-        if locked and not host:
+        if locked and not host and not token.grants.hidden:
             log.info("room %s: refused %s: locked", room, token.identity)
             raise SparkleError(ErrorCode.INVALID_TOKEN)
         if password_hash is None or host or token.grants.hidden:

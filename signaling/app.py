@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from signaling import api, chat_files, openapi, pages
+from signaling import api, chat_files, openapi, pages, recordings_api
 from signaling.appkeys import CONFIG, METRICS, ROOMS, STORE, TOKENS, WS_ADMISSION
 from signaling.config import Config, ConfigError
 from signaling.metrics import CONTENT_TYPE, Metrics
@@ -52,10 +52,12 @@ def create_app(config: Config, *, web_root: Path | None = None) -> web.Applicati
     _add_rooms(app, config, store, tokens, metrics)
     api.setup(app)
     chat_files.setup(app)
+    recordings_api.setup(app)
     openapi.setup(app)
     app.router.add_get("/metrics", metrics_handler)
     pages.setup(app, web_root or config.web_path)
     app.on_shutdown.append(_close_rooms)
+    app.on_startup.append(_start_retention)
     app.cleanup_ctx.append(_store_lifetime)
     return app
 
@@ -74,6 +76,12 @@ async def _close_rooms(app: web.Application) -> None:
     rooms = app.get(ROOMS)
     if rooms is not None:
         await rooms.close()
+
+
+async def _start_retention(app: web.Application) -> None:
+    """Recordings older than recording_retention_days are deleted, hourly; the room
+    registry's close() (on shutdown) stops it."""
+    app[ROOMS].recordings.start_retention()
 
 
 async def _store_lifetime(app: web.Application) -> AsyncIterator[None]:

@@ -92,6 +92,7 @@ class SettingsChange:
     self_unmute: bool | None = None
     require_name: bool | None = None
     require_camera: bool | None = None
+    auto_record: bool | None = None
     screen_share: ShareAudience | None = None
     file_share: ShareAudience | None = None
     max_screen_shares: int | None = None
@@ -155,6 +156,17 @@ class StopShare:
     id: RequestId | None = None
 
 
+RecordingAction = Literal["start", "stop", "pause", "resume"]
+
+
+@dataclass(frozen=True)
+class RecordingControl:
+    """Host command: start, stop, pause or resume the room's recording (issue 4)."""
+
+    action: RecordingAction
+    id: RequestId | None = None
+
+
 @dataclass(frozen=True)
 class RaiseHand:
     """Anyone joined: raise (``raised`` true) or lower one's own hand."""
@@ -187,6 +199,7 @@ HostCommand: TypeAlias = (
     | AskUnmute
     | SetPermission
     | StopShare
+    | RecordingControl
 )
 Command: TypeAlias = HostCommand | RaiseHand | Chat
 
@@ -209,6 +222,10 @@ FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "ask_unmute": (frozenset({"participant_sid"}), frozenset()),
     "set_permission": (frozenset({"participant_sid", "permission", "allowed"}), frozenset()),
     "stop_share": (frozenset({"participant_sid"}), frozenset()),
+    "start_recording": (frozenset(), frozenset()),
+    "stop_recording": (frozenset(), frozenset()),
+    "pause_recording": (frozenset(), frozenset()),
+    "resume_recording": (frozenset(), frozenset()),
     "raise_hand": (frozenset({"raised"}), frozenset()),
     "chat": (frozenset({"text"}), frozenset({"to", "file_id"})),
 }
@@ -221,6 +238,7 @@ _BOOL_SETTINGS = (
     "self_unmute",
     "require_name",
     "require_camera",
+    "auto_record",
 )
 _AUDIENCE_SETTINGS = ("screen_share", "file_share")
 # Every setting but the password, whose change is a hash (signaling/room_settings.py).
@@ -287,7 +305,17 @@ def parse(kind: str, fields: Fields, request_id: RequestId | None) -> Command:
         return StopShare(participant_sid=sid, id=request_id)
     if kind == "raise_hand":
         return RaiseHand(raised=fields.boolean("raised"), id=request_id)
+    if kind.endswith("_recording"):
+        return RecordingControl(action=_RECORDING_ACTIONS[kind], id=request_id)
     return _chat(fields, request_id)
+
+
+_RECORDING_ACTIONS: dict[str, RecordingAction] = {
+    "start_recording": "start",
+    "stop_recording": "stop",
+    "pause_recording": "pause",
+    "resume_recording": "resume",
+}
 
 
 def _sid(fields: Fields) -> str:

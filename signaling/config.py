@@ -152,6 +152,24 @@ class Config:
     max_sockets_per_ip: int = _s(
         20, "Open WebSockets per client address; a household or office shares one address."
     )
+    # --- recording (issue 4) -----------------------------------------------------------
+    recordings_dir: str = _s(
+        "", "Where recordings are written; empty: the recordings/ folder in data_dir."
+    )
+    recording_min_free_bytes: int = _s(
+        1024**3,
+        "A recording is refused (and one under way stopped cleanly) below this much free "
+        "disk: a 640x480 VP8 track at ~1 Mbit/s writes ~450 MB an hour, so 1 GiB leaves a "
+        "few track-hours of margin and never fills the disk under the database.",
+    )
+    recording_retention_days: float = _s(
+        30.0, "Recordings older than this are deleted (a month, Zoom's cloud default)."
+    )
+    recorder_stop_timeout_s: float = _s(
+        10.0,
+        "How long a stopped recording's worker may take to close its files before it is "
+        "terminated; closing writes cues and takes well under a second.",
+    )
     # --- media plane --------------------------------------------------------------------
     rtc_listen_addresses: str = _s(
         "127.0.0.1",
@@ -194,6 +212,10 @@ class Config:
         if self.web_dir:
             return Path(self.web_dir)
         return Path(__file__).resolve().parent.parent / "web"
+
+    @property
+    def recordings_path(self) -> Path:
+        return Path(self.recordings_dir) if self.recordings_dir else self.data_path / "recordings"
 
     @property
     def database_path(self) -> Path:
@@ -331,6 +353,8 @@ def validate(config: Config) -> None:
         "chat_messages_per_minute",
         "chat_max_file_bytes",
         "chat_files_per_minute",
+        "recording_retention_days",
+        "recorder_stop_timeout_s",
     )
     for name in positive:
         if getattr(config, name) <= 0:

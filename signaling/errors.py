@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     PASSWORD_REQUIRED = "password_required"
     FILE_TOO_LARGE = "file_too_large"
     UNSUPPORTED_FILE_TYPE = "unsupported_file_type"
+    STORAGE_FULL = "storage_full"
     UNAUTHORIZED = "unauthorized"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
@@ -107,6 +108,9 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
     ErrorCode.FILE_TOO_LARGE: ErrorSpec(413, False, None, "the file is too large"),
     ErrorCode.UNSUPPORTED_FILE_TYPE: ErrorSpec(
         415, False, None, "this type of file cannot be shared in chat"
+    ),
+    ErrorCode.STORAGE_FULL: ErrorSpec(
+        507, False, None, "not enough free disk space to record; free some and try again"
     ),
     ErrorCode.UNAUTHORIZED: ErrorSpec(401, False, None, "missing or invalid API key"),
     ErrorCode.NOT_FOUND: ErrorSpec(404, False, None, "not found"),

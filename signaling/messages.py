@@ -67,6 +67,7 @@ def joined(
     max_message_bytes: int,
     messages_per_second: float,
     camera_required: bool = False,
+    recording: dict[str, Any] | None = None,
     request_id: RequestId | None = None,
 ) -> dict[str, Any]:
     return _with_id(
@@ -83,6 +84,7 @@ def joined(
                 "messages_per_second": messages_per_second,
             },
             "camera_required": camera_required,
+            "recording": recording,
         },
         request_id,
     )
@@ -170,6 +172,11 @@ def camera_accepted(
         "participants": [p.to_wire() for p in participants],
         "tracks": list(tracks),
     }
+
+
+def recording(state: dict[str, Any]) -> dict[str, Any]:
+    """``state``: ``{id, state, started_at, by}`` (signaling/recording.py)."""
+    return {"type": "recording", "recording": state}
 
 
 def camera_off(participant_sid: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -81,6 +81,23 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+        # Issue 4: recordings. Active ones are a gauge the recording service keeps current;
+        # bytes are counted when a recording's files are final (its worker exited).
+        self._recordings_active = Gauge(
+            "sparkle_recordings_active",
+            "Recordings under way (recording or paused).",
+            registry=self.registry,
+        )
+        self._recording_bytes = Counter(
+            "sparkle_recording_bytes",
+            "Bytes written by finished recordings.",
+            registry=self.registry,
+        )
+        self._recorder_errors = Counter(
+            "sparkle_recorder_errors",
+            "Recorder workers that failed (did not start, or exited with an error).",
+            registry=self.registry,
+        )
         self.registry.register(_SnapshotCollector(self))
 
     def set_snapshot_provider(self, provider: SnapshotProvider | None) -> None:
@@ -94,6 +111,15 @@ class Metrics:
 
     def count_ws_error(self, code: str) -> None:
         self._ws_errors.labels(code=code).inc()
+
+    def set_recordings_active(self, count: int) -> None:
+        self._recordings_active.set(count)
+
+    def count_recording_bytes(self, size: int) -> None:
+        self._recording_bytes.inc(size)
+
+    def count_recorder_error(self) -> None:
+        self._recorder_errors.inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of everything."""

@@ -27,6 +27,7 @@ from signaling.commands import (
     HostCommand,
     LowerHand,
     MuteParticipant,
+    RecordingControl,
     RemoveParticipant,
     SetHost,
     SetPermission,
@@ -117,10 +118,38 @@ async def _dispatch(
         action = "allow" if command.allowed else "revoke"
         details = {"permission": command.permission}
         _audit(registry, room, actor, action, target.identity, details)
+    elif isinstance(command, RecordingControl):
+        await _recording(registry, room, actor, command)
     elif isinstance(command, StopShare):
         target = _target(room, actor, command.participant_sid, command.id)
         stopped = floor.stop_share(actor, target)
         _audit(registry, room, actor, "stop_share", target.identity, {"was_sharing": stopped})
+
+
+async def _recording(
+    registry: RoomRegistry, room: LiveRoom, actor: Participant, command: RecordingControl
+) -> None:
+    recordings = registry.recordings
+    try:
+        if command.action == "start":
+            by = {"sid": actor.sid, "name": actor.name, "identity": actor.identity}
+            live = await recordings.start(room, by)
+        elif command.action == "stop":
+            stopping = recordings.request_stop(room.name)
+            if stopping is None:
+                raise SparkleError(ErrorCode.CONFLICT, "this meeting is not being recorded")
+            live = stopping
+            # The worker's leave needs this room's lock, held here: wait outside it.
+            registry.spawn(_finish_recording(registry, room.name))
+        else:
+            live = recordings.set_paused(room.name, command.action == "pause")
+    except SparkleError as exc:
+        raise MessageError(exc.code, exc.message, command.id) from None
+    _audit(registry, room, actor, f"recording_{command.action}", None, {"recording": live.id})
+
+
+async def _finish_recording(registry: RoomRegistry, name: str) -> None:
+    await registry.recordings.stop(name)
 
 
 def _present(room: LiveRoom, participant: Participant) -> bool:

@@ -382,6 +382,7 @@ def _paths() -> dict[str, Any]:
             },
         },
         **_file_paths(),
+        **_recording_paths(),
         "/api/v1/meetings": {
             "post": {
                 "summary": "Start a meeting: a new room and its host token (no API key)",
@@ -428,6 +429,93 @@ _FILE_TYPES = (
     "application/pdf",
     "text/plain",
 )
+
+
+def _recording_paths() -> dict[str, Any]:
+    """Recordings (signaling/recordings_api.py): the API key or a host's room token."""
+    recording = {
+        "type": "object",
+        "required": ["id", "room", "state", "started_at", "files"],
+        "properties": {
+            "id": {"type": "string"},
+            "room": {"type": "string"},
+            "state": {"type": "string", "enum": ["recording", "paused", "stopped", "failed"]},
+            "started_at": {"type": "number"},
+            "ended_at": {"type": ["number", "null"]},
+            "started_by": {"type": "string", "description": "A host's identity, or auto."},
+            "bytes": {"type": "integer"},
+            "error": {"type": ["string", "null"]},
+            "files": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "size": {"type": "integer"}},
+                },
+            },
+        },
+    }
+    either: list[dict[str, list[str]]] = [{"apiKey": []}, {"roomToken": []}]
+    denied = {
+        **_unauth(),
+        "403": _error("A room token that is not a host's of this room (`forbidden`)."),
+        "404": _error("No such recording or file (`not_found`)."),
+    }
+    rid = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "/api/v1/rooms/{name}/recordings": {
+            "parameters": [_room_param()],
+            "get": {
+                "summary": "The room's recordings, oldest first",
+                "security": either,
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "room": {"type": "string"},
+                                "recordings": {"type": "array", "items": recording},
+                            },
+                        },
+                        "The recordings",
+                    ),
+                    **denied,
+                },
+            },
+        },
+        "/api/v1/recordings/{id}": {
+            "parameters": [rid],
+            "get": {
+                "summary": "One recording and its files",
+                "security": either,
+                "responses": {"200": _json(recording, "The recording"), **denied},
+            },
+            "delete": {
+                "summary": "Delete a recording and its files",
+                "security": either,
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    "409": _error("The recording is under way (`conflict`)."),
+                    **denied,
+                },
+            },
+        },
+        "/api/v1/recordings/{id}/files/{file}": {
+            "parameters": [
+                rid,
+                {"name": "file", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "get": {
+                "summary": "Download one file of a recording; Range requests are answered",
+                "security": either,
+                "responses": {
+                    "200": {"description": "The file"},
+                    "206": {"description": "The requested range (RFC 9110 section 14)"},
+                    "416": {"description": "The range is outside the file"},
+                    **denied,
+                },
+            },
+        },
+    }
 
 
 def _file_paths() -> dict[str, Any]:

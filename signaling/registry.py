@@ -21,6 +21,7 @@ from signaling.config import Config
 from signaling.errors import ErrorCode, SparkleError
 from signaling.metrics import Metrics, MetricsSnapshot
 from signaling.participant import Connection, Participant
+from signaling.recording import RecordingService
 from signaling.room_settings import from_stored
 from signaling.rooms import LiveRoom, close_code
 from signaling.store import Store
@@ -51,6 +52,7 @@ class RoomRegistry:
         self.clock = clock
         self._store = store
         self.admission = Admission(config, store)
+        self.recordings = RecordingService(config, store, tokens, metrics, self.live_room)
         self._rooms: dict[str, LiveRoom] = {}
         # Counters of rooms that have ended: Prometheus counters must never go down, so what a
         # closed room forwarded stays in the totals (gauges are current values and are not kept).
@@ -137,7 +139,21 @@ class RoomRegistry:
                         del self._rooms[room.name]
                     await self._close_media(room)
                     raise
+                if (
+                    room.settings.auto_record
+                    and not participant.hidden
+                    and room.participants.get(participant.sid) is participant
+                    and self.recordings.current(room.name) is None
+                ):
+                    await self._auto_record(room)
                 return room, participant
+
+    async def _auto_record(self, room: LiveRoom) -> None:
+        """The room's auto_record: the first participant in starts the recording."""
+        try:
+            await self.recordings.start(room, None)
+        except SparkleError as exc:
+            log.warning("room %s: automatic recording did not start: %s", room.name, exc)
 
     async def leave(
         self, room: LiveRoom, participant: Participant, reason: str, *, lobby_only: bool = False
@@ -149,6 +165,17 @@ class RoomRegistry:
             if not removed and not lobby_only:
                 removed = await room.remove(participant, reason)
             if not room.empty or room.closed:
+                if (
+                    removed
+                    and room.participant_count == 0
+                    and not len(room.lobby)
+                    and self.recordings.current(room.name) is not None
+                ):
+                    # Only hidden workers are left: the meeting is over, so is its
+                    # recording. The worker then leaves, which empties the room; waited for
+                    # outside the lock, which that leave needs.
+                    self.recordings.request_stop(room.name)
+                    self.spawn(self._await_recording(room.name))
                 return removed
             # Last one out: forget the live room and free its media resources now; the store
             # still remembers the room itself, so the meeting link keeps working.
@@ -157,6 +184,9 @@ class RoomRegistry:
                 del self._rooms[room.name]
         await self._close_media(room)
         return removed
+
+    async def _await_recording(self, name: str) -> None:
+        await self.recordings.stop(name)
 
     def _get_or_create(self, name: str) -> LiveRoom:
         room = self._rooms.get(name)
@@ -194,6 +224,8 @@ class RoomRegistry:
         if room is None:
             return
         async with room.lock:
+            # Everyone, the recorder included, learns the recording stopped before the bye.
+            self.recordings.request_stop(name)
             room.closed = True
             participants = list(room.participants.values())
             participants += [knock.participant for knock in room.lobby.clear()]
@@ -206,6 +238,7 @@ class RoomRegistry:
         for participant in participants:
             participant.connection.terminate(farewell, code)
         await self._close_media(room)
+        await self.recordings.stop(name)  # its worker closes its files and exits
 
     def requires_name(self, name: str) -> bool:
         """The room's require_name (a live room's current one, else the stored one)."""
@@ -244,6 +277,7 @@ class RoomRegistry:
             await asyncio.gather(*pending, return_exceptions=True)
         for room in rooms:
             await self._close_media(room)
+        await self.recordings.close()
         if self._tasks:
             # Sessions' endings (leave, close handshake) started before or during shutdown.
             _done, late = await asyncio.wait(list(self._tasks), timeout=SHUTDOWN_GRACE_S)

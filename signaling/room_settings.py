@@ -32,6 +32,8 @@ class RoomSettings:
     self_unmute: bool = True
     require_name: bool = True
     require_camera: bool = False
+    # Issue 4: start recording when the first participant arrives (signaling/recording.py).
+    auto_record: bool = False
     screen_share: ShareAudience = "hosts"
     file_share: ShareAudience = "hosts"
     max_screen_shares: int = 1
@@ -61,6 +63,7 @@ class RoomSettings:
             "self_unmute": self.self_unmute,
             "require_name": self.require_name,
             "require_camera": self.require_camera,
+            "auto_record": self.auto_record,
             "screen_share": self.screen_share,
             "file_share": self.file_share,
             "max_screen_shares": self.max_screen_shares,
@@ -92,6 +95,7 @@ def from_stored(text: str, *, lobby: bool, has_password: bool) -> RoomSettings:
         "self_unmute",
         "require_name",
         "require_camera",
+        "auto_record",
     ):
         if isinstance(data.get(name), bool):
             values[name] = data[name]

@@ -58,6 +58,9 @@ class LiveRoom:
         self.media = MediaRoom(config.sfu_settings(), events=self)
         # Who may speak and share, raised hands, host mutes (signaling/floor.py).
         self.floor = Floor(self)
+        # The recording under way, as ``recording`` messages carry it (signaling/recording.py
+        # keeps it current); newcomers get it in ``joined`` (the consent notice).
+        self.recording: dict[str, Any] | None = None
         self.chat = RoomChat(config)
         self._settings = settings
         self.floor.apply_limits(settings)
@@ -245,6 +248,7 @@ class LiveRoom:
                 max_message_bytes=self._config.max_message_bytes,
                 messages_per_second=self._config.messages_per_second,
                 camera_required=participant.held,
+                recording=self.recording,
                 request_id=request_id,
             )
         )

@@ -85,6 +85,21 @@ _MIGRATIONS: tuple[str, ...] = (
     )
     """,
     "CREATE INDEX chat_files_room ON chat_files (room)",
+    # Issue 4: recordings (signaling/recording.py); the files live in recordings_dir.
+    """
+    CREATE TABLE recordings (
+        id TEXT PRIMARY KEY NOT NULL,
+        room TEXT NOT NULL,
+        state TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        started_by TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        error TEXT
+    )
+    """,
+    "CREATE INDEX recordings_room ON recordings (room, started_at)",
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

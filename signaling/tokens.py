@@ -48,7 +48,14 @@ MAX_NAME_LENGTH = 64
 _ALLOWED_HEADER = frozenset({"alg", "typ"})
 _ALLOWED_CLAIMS = frozenset({"iss", "sub", "name", "room", "nbf", "iat", "exp", "grants", "jti"})
 _JWS_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-_BOOL_GRANTS = ("room_join", "room_admin", "can_subscribe", "can_publish_data", "hidden")
+_BOOL_GRANTS = (
+    "room_join",
+    "room_admin",
+    "can_subscribe",
+    "can_publish_data",
+    "hidden",
+    "recorder",
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,8 @@ class Grants:
     can_publish_data: bool = False
     can_publish_sources: frozenset[str] = field(default_factory=frozenset)
     hidden: bool = False  # never listed in rosters, arrival never announced
+    # A recording worker (recorder/): hidden, receives everything, publishes nothing.
+    recorder: bool = False
 
     @classmethod
     def participant(cls) -> Grants:
@@ -95,6 +104,11 @@ class Grants:
             can_publish_sources=SOURCES,
         )
 
+    @classmethod
+    def recording_worker(cls) -> Grants:
+        """The recorder worker the server starts for a recording (signaling/recording.py)."""
+        return cls(room_join=True, can_subscribe=True, hidden=True, recorder=True)
+
     def to_claim(self) -> dict[str, Any]:
         return {
             "room_join": self.room_join,
@@ -103,6 +117,7 @@ class Grants:
             "can_publish_data": self.can_publish_data,
             "can_publish_sources": sorted(self.can_publish_sources),
             "hidden": self.hidden,
+            "recorder": self.recorder,
         }
 
     @classmethod

@@ -31,6 +31,7 @@ from signaling.commands import (
     LowerHand,
     MuteParticipant,
     RaiseHand,
+    RecordingControl,
     RemoveParticipant,
     SetHost,
     SetPermission,
@@ -126,6 +127,8 @@ def check_message(message: ClientMessage) -> None:
     elif isinstance(message, SetPermission):
         assert len(message.participant_sid) <= MAX_SID_LENGTH
         assert message.permission in PERMISSIONS and type(message.allowed) is bool
+    elif isinstance(message, RecordingControl):
+        assert message.action in ("start", "stop", "pause", "resume")
     elif isinstance(message, RaiseHand):
         assert type(message.raised) is bool
     elif isinstance(message, Chat):

@@ -107,7 +107,8 @@ async def test_forwarded_media_is_never_decoded_or_encoded_by_the_sfu():
                 timeout=15,
             )
         report = await sfu.call("report")
-        assert report["counters"]["packets_forwarded"] > 100
+        # At least the frames waited for above went through, to each of the two subscribers.
+        assert report["counters"]["packets_forwarded"] >= 2 * (10 + 25)
         assert report["calls"] == {}, report["calls"]  # no codec opened, no aiortc codec made
         assert report["live_codecs"] == []
         assert not [t for t in report["threads"] if "decoder" in t or "encoder" in t]

@@ -41,7 +41,7 @@ async def test_join_returns_the_documented_joined_message(server: RunningServer)
     assert joined["limits"] == {"max_message_bytes": 65536, "messages_per_second": 20.0}
     assert set(joined) == {
         "type", "v", "id", "room", "participant", "participants", "tracks", "ice_servers",
-        "limits", "camera_required",
+        "limits", "camera_required", "recording",
     }  # fmt: skip
     assert joined["camera_required"] is False
     # The room's host settings come with it (docs/protocol.md, "Room settings").

@@ -63,6 +63,8 @@ class ColorVideoTrack(VideoStreamTrack):
 
 
 class ToneAudioTrack(AudioStreamTrack):
+    """A sine tone, 20 ms frames at 48 kHz (what Opus encodes: one packet per frame)."""
+
     def __init__(self, frequency: float = 440.0, amplitude: float = 0.5) -> None:
         super().__init__()
         self.frequency = frequency
@@ -70,15 +72,18 @@ class ToneAudioTrack(AudioStreamTrack):
         self._sample = 0
 
     async def recv(self) -> av.AudioFrame:
-        frame = await super().recv()  # paces at 20 ms and sets pts/time_base
-        samples = frame.samples
+        # AudioStreamTrack.recv paces at 20 ms, but its frames are 8 kHz (160 samples):
+        # labelled 48 kHz they would hold 3.3 ms each and Opus would send one packet per
+        # 120 ms. Only its pacing is used here.
+        await super().recv()
+        samples = AUDIO_RATE // 50
         t = (np.arange(samples) + self._sample) / AUDIO_RATE
-        self._sample += samples
         wave = (np.sin(2 * math.pi * self.frequency * t) * self.amplitude * 32767).astype(np.int16)
         out = av.AudioFrame.from_ndarray(wave.reshape(1, -1), format="s16", layout="mono")
         out.sample_rate = AUDIO_RATE
-        out.pts = frame.pts
-        out.time_base = frame.time_base
+        out.pts = self._sample
+        out.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._sample += samples
         return out
 
 

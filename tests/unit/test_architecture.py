@@ -5,6 +5,9 @@
 - ``signaling/`` never imports ``aiortc``, ``av``, ``aioice`` or ``pylibsrtp``, and reaches
   the media plane only through ``sfu``'s public modules.
 - In ``sfu/``, only ``aiortc_hooks.py`` reaches into another object's ``_private`` names.
+- Workers (``recorder/``) join rooms through the public protocol like any client: they never
+  import ``sfu``, ``signaling`` or ``jwt``, and only ``recorder/aiortc_frames.py`` reaches
+  aiortc internals.
 
 Imports are read with ``ast``, so imports inside functions and ``importlib.import_module``
 calls with a literal name count too.
@@ -88,6 +91,19 @@ def signaling_violations(table: dict[str, set[str]]) -> list[str]:
     return problems
 
 
+WORKERS = ("recorder/",)
+
+
+def worker_violations(table: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{path} imports {name}"
+        for path, names in table.items()
+        if path.startswith(WORKERS)
+        for name in sorted(names)
+        if top(name) in {"sfu", "signaling", "jwt"}
+    ]
+
+
 def _public_sfu(name: str) -> bool:
     # "sfu.room" or a name imported from it ("sfu.room.MediaRoom"); never a private name.
     parts = name.split(".")
@@ -118,6 +134,12 @@ def test_control_plane_reaches_media_only_through_public_sfu_modules() -> None:
     assert signaling_violations(module_imports()) == []
 
 
+def test_workers_use_only_the_public_protocol() -> None:
+    table = module_imports()
+    assert "recorder/worker.py" in table  # otherwise the rule proves nothing
+    assert worker_violations(table) == []
+
+
 @pytest.mark.parametrize(
     ("path", "source", "rule"),
     [
@@ -135,6 +157,8 @@ def test_control_plane_reaches_media_only_through_public_sfu_modules() -> None:
         ("signaling/rooms.py", "from sfu.forwarder import Forwarder", signaling_violations),
         ("signaling/rooms.py", "from sfu.room import _private", signaling_violations),
         ("signaling/rooms.py", "from sfu import aiortc_hooks", signaling_violations),
+        ("recorder/worker.py", "from signaling.tokens import Grants", worker_violations),
+        ("recorder/worker.py", "from sfu.rtp_header import pack", worker_violations),
     ],
 )
 def test_each_rule_catches_a_violation(path: str, source: str, rule: object) -> None:
@@ -180,6 +204,17 @@ def test_aiortc_internals_are_reached_only_from_the_hooks_module() -> None:
     offenders = {}
     for path in sorted((REPO / "sfu").glob("*.py")):
         if path.name == "aiortc_hooks.py":
+            continue
+        found = private_reaches(path.read_text())
+        if found:
+            offenders[path.name] = found
+    assert offenders == {}
+
+
+def test_recorder_reaches_aiortc_internals_only_from_its_frames_module() -> None:
+    offenders = {}
+    for path in sorted((REPO / "recorder").glob("*.py")):
+        if path.name == "aiortc_frames.py":
             continue
         found = private_reaches(path.read_text())
         if found:

@@ -120,16 +120,45 @@ export async function uploadFile(room, token, file) {
  * on a plain link (it would land in logs), so the file is fetched and handed over as a blob.
  */
 export async function downloadFile(room, token, id) {
+  const response = await authorizedGet(`/api/v1/rooms/${encodeURIComponent(room)}/files/${encodeURIComponent(id)}`, token);
+  return response.blob();
+}
+
+/**
+ * GET `path` with the bearer token -> Response (ok), or an ApiError a person can read;
+ * `notFound` replaces the message of a 404 (the generic one speaks of meetings).
+ */
+async function authorizedGet(path, token, notFound = null) {
   let response;
   try {
-    response = await fetch(`/api/v1/rooms/${encodeURIComponent(room)}/files/${encodeURIComponent(id)}`, {
-      headers: bearer(token),
-      credentials: 'same-origin',
-      cache: 'no-store',
-    });
+    response = await fetch(path, { headers: bearer(token), credentials: 'same-origin', cache: 'no-store' });
   } catch {
     throw new ApiError('network', 'Cannot reach the server. Check your connection and try again.');
   }
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) {
+    const err = await failure(response);
+    if (notFound && err.code === 'not_found') throw new ApiError(err.code, notFound, err.status);
+    throw err;
+  }
+  return response;
+}
+
+/**
+ * GET /api/v1/rooms/<room>/recordings with a host's room token ->
+ * [{id, state, started_at, ended_at, bytes, error, files: [{name, size}]}], oldest first.
+ */
+export async function listRecordings(room, token) {
+  const response = await authorizedGet(`/api/v1/rooms/${encodeURIComponent(room)}/recordings`, token);
+  const data = await response.json().catch(() => null);
+  if (!data || !Array.isArray(data.recordings)) {
+    throw new ApiError('bad_response', 'The server sent an unexpected answer.');
+  }
+  return data.recordings;
+}
+
+/** GET /api/v1/recordings/<id>/files/<name> with a host's room token -> Blob. */
+export async function downloadRecordingFile(token, id, name) {
+  const path = `/api/v1/recordings/${encodeURIComponent(id)}/files/${encodeURIComponent(name)}`;
+  const response = await authorizedGet(path, token, 'That recording or file no longer exists.');
   return response.blob();
 }

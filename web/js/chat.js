@@ -4,15 +4,9 @@
 // the room token as a bearer header, then handed to the browser as a blob: a plain link would
 // need the token in the URL.
 import { ApiError, downloadFile, uploadFile } from './api.js';
+import { formatSize, saveBlob } from './download.js';
 
 const MAX_TEXT = 2000;
-
-function formatSize(bytes) {
-  if (!Number.isFinite(bytes)) return '';
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-}
 
 function formatTime(at) {
   const date = Number.isFinite(at) ? new Date(at * 1000) : new Date();
@@ -132,15 +126,7 @@ export class ChatPanel {
     b.textContent = `Download ${name} (${formatSize(file.size)})`;
     b.addEventListener('click', async () => {
       try {
-        const blob = await downloadFile(this.#room, this.#token, file.id);
-        const url = URL.createObjectURL(blob);
-        const a = document.createElement('a');
-        a.href = url;
-        a.download = name;
-        document.body.append(a);
-        a.click();
-        a.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 60000);
+        saveBlob(await downloadFile(this.#room, this.#token, file.id), name);
       } catch (err) {
         this.say(err instanceof ApiError ? err.message : 'The file could not be downloaded.');
       }

@@ -57,6 +57,8 @@ export function installDebug(getMeeting, getGrid, getPhase, extras = {}) {
         lobby: [...m.lobby.values()].map((p) => ({ ...p })),
         chat: m.chat.map((c) => ({ ...c })),
         alerts: m.alerts.map((a) => ({ ...a })),
+        // The room's recording under way ({id, state, started_at, by}), or null.
+        recording: m.recording ? { ...m.recording, by: m.recording.by ? { ...m.recording.by } : null } : null,
         toasts: toasts(),
         chimes: chimes(),
       };

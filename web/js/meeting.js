@@ -5,12 +5,14 @@
 // Emits 'change' whenever the view should be redrawn, 'notice' (detail: {code, message}) for
 // a non-fatal error to show, 'alert' (detail: {code, message}) for something a host did to us
 // or that we may not do, 'waiting' once we are in the lobby, 'knock' and 'lobby-left' (hosts:
-// someone arrives in or leaves the lobby), 'chat' (detail: message) and 'ended' (detail:
-// {reason, message}) once the participation is over.
+// someone arrives in or leaves the lobby), 'chat' (detail: message), 'recording' (detail:
+// {previous, current, wire}: the room's recording changed, recording.js) and 'ended'
+// (detail: {reason, message}) once the participation is over.
 import { HostCommands } from './host-commands.js';
 import { Lobby } from './lobby.js';
 import { MeetingError, closeMessage } from './meeting-error.js';
 import { PeerSession } from './peer.js';
+import { RecordingStatus } from './recording.js';
 import { handOf, mergeRoom, permissionsOf } from './room-policy.js';
 import { Roster } from './roster.js';
 import { ScreenShare } from './screen-share.js';
@@ -44,6 +46,10 @@ export class Meeting extends EventTarget {
     joined: () => this.phase === 'joined',
     changed: () => this.#changed(),
   });
+
+  #recording = new RecordingStatus((previous, current, wire) => {
+    this.dispatchEvent(new CustomEvent('recording', { detail: { previous, current, wire } }));
+  }, () => this.#changed());
 
   #hostCommands = new HostCommands({
     alert: (code, message) => this.#alert(code, message),
@@ -82,6 +88,16 @@ export class Meeting extends EventTarget {
 
   get activeSpeaker() {
     return this.roster.activeSpeaker;
+  }
+
+  /** The room's recording under way ({id, state, started_at, by}, recording.js), or null. */
+  get recording() {
+    return this.#recording.current;
+  }
+
+  /** True while a recording command of ours awaits the server's answer. */
+  get recordingPending() {
+    return this.#recording.pending;
   }
 
   /** Our screen-share track, while we share. */
@@ -131,6 +147,7 @@ export class Meeting extends EventTarget {
     this.self = message.participant || null;
     this.held = message.camera_required === true;
     this.roster.reset(message);
+    this.#recording.reset(message.recording);
     // Joining muted (mute_on_entry, or no right to speak): the microphone starts switched off,
     // and #onMapping tells the others once the track exists.
     if (!this.isHost() && (this.room.mute_on_entry || !this.permissions().speak)) this.media.setMicEnabled(false);
@@ -216,7 +233,10 @@ export class Meeting extends EventTarget {
         return;
       default:
         // pong and anything newer than this client are ignored
-        if (!this.roster.apply(m) && !this.lobby.apply(m) && !this.#hostCommands.handle(m)) return;
+        if (
+          !this.roster.apply(m) && !this.lobby.apply(m) && !this.#hostCommands.handle(m) &&
+          !this.#recording.apply(m)
+        ) return;
     }
     this.#changed();
   }
@@ -227,6 +247,14 @@ export class Meeting extends EventTarget {
       this.#unmuteId = null;
       this.media.setMicEnabled(false);
       this.#alert('cannot_unmute', CANNOT_UNMUTE);
+      return;
+    }
+    if (this.#recording.refused(m.id)) {
+      this.#changed();
+      const text = m.code === 'storage_full'
+        ? 'The meeting cannot be recorded: the server is short of disk space.'
+        : m.message || 'The recording command was refused.';
+      this.#notice(m.code, text);
       return;
     }
     if (this.peer && m.id !== undefined) await this.peer.handleOfferError(m.id);
@@ -342,6 +370,14 @@ export class Meeting extends EventTarget {
     if (to) message.to = to;
     if (fileId) message.file_id = fileId;
     return this.command('chat', message);
+  }
+
+  /** Hosts: `action` 'start' | 'stop' | 'pause' | 'resume' the room's recording. */
+  recordingCommand(action) {
+    const id = this.command(`${action}_recording`);
+    this.#recording.sent(id);
+    this.#changed();
+    return id;
   }
 
   /** Asks for a screen (or window) and publishes it as `screen_share` (screen-share.js). */

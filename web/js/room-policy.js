@@ -14,6 +14,7 @@ export const ROOM_DEFAULTS = Object.freeze({
   self_unmute: true,
   require_name: true,
   require_camera: false,
+  auto_record: false,
   screen_share: 'hosts',
   file_share: 'hosts',
   max_screen_shares: 1,

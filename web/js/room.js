@@ -8,6 +8,8 @@ import { guestLink, roomFromPath, takeFragment } from './links.js';
 import { rememberedName } from './names.js';
 import { PeoplePanel } from './people-panel.js';
 import { Prejoin } from './prejoin.js';
+import { consentText, indicatorText } from './recording.js';
+import { RecordingsPanel } from './recordings-panel.js';
 import { SessionToken } from './session-token.js';
 import { setToggle } from './toggle-button.js';
 import { Toasts } from './toasts.js';
@@ -25,10 +27,12 @@ const page = {
   chime: new Chime(),
   people: null,
   chat: null,
+  recordings: null,
   bannerTimer: 0,
 };
 page.people = new PeoplePanel($, (text) => page.toasts.show(text));
 page.chat = new ChatPanel($, (text) => page.toasts.show(text));
+page.recordings = new RecordingsPanel($, (text) => page.toasts.show(text));
 page.prejoin = new Prejoin($, page.room, new SessionToken(page.room), {
   phase: () => page.phase,
   show,
@@ -64,16 +68,20 @@ function enterMeeting(meeting, token) {
   page.prejoin.entered();
   page.toasts.clear();
   page.chat.start(meeting, page.room, token);
+  page.recordings.start(page.room, token);
   meeting.addEventListener('change', () => renderMeeting());
   meeting.addEventListener('notice', (e) => showBanner(e.detail.message));
   meeting.addEventListener('alert', (e) => page.toasts.show(e.detail.message, { kind: e.detail.code }));
   meeting.addEventListener('knock', (e) => onKnock(e.detail));
   meeting.addEventListener('lobby-left', (e) => page.toasts.dismiss(`knock:${e.detail.sid}`));
   meeting.addEventListener('chat', (e) => page.chat.add(e.detail));
+  meeting.addEventListener('recording', (e) => onRecording(e.detail));
   meeting.addEventListener('ended', (e) => onEnded(e.detail));
   $('meeting-room').textContent = page.room;
   show('meeting');
   renderMeeting();
+  // Joining a meeting that is being recorded: told before anything else.
+  if (meeting.recording) showConsent(meeting.recording);
   // A host who arrives while people wait hears about them at once.
   if (meeting.lobby.size) page.chime.play();
   $('mic-button').focus();
@@ -95,6 +103,53 @@ function onKnock(person) {
   });
 }
 
+/**
+ * The consent notice: everyone is told that the meeting is being recorded, and by whom. It
+ * stays until dismissed (or the recording ends), so nobody misses it behind other notices.
+ */
+function showConsent(recording) {
+  const meeting = page.meeting;
+  const selfSid = meeting && meeting.self ? meeting.self.sid : null;
+  const ours = recording.by && recording.by.sid === selfSid;
+  page.toasts.show(consentText(recording, selfSid), { key: 'recording', kind: 'recording', timeoutMs: ours ? undefined : 0 });
+}
+
+/** The room's recording started, paused, resumed, stopped or failed. */
+function onRecording({ previous, current, wire }) {
+  if (current && (!previous || previous.id !== current.id)) {
+    showConsent(current);
+  } else if (!current && previous) {
+    const failed = wire.state === 'failed';
+    page.toasts.show(failed ? 'The recording failed and has stopped.' : 'The recording has stopped.', {
+      key: 'recording',
+      kind: failed ? 'recording-failed' : 'recording',
+    });
+  }
+  // Pausing and resuming are announced by the indicator (a status region).
+  page.recordings.recordingChanged(wire);
+}
+
+function renderRecording(meeting) {
+  const recording = meeting.recording;
+  const host = meeting.isHost();
+  const indicator = $('recording-indicator');
+  indicator.hidden = !recording;
+  indicator.dataset.state = recording ? recording.state : 'none';
+  $('recording-text').textContent = indicatorText(recording);
+  const record = $('record-button');
+  record.hidden = !host;
+  record.setAttribute('aria-pressed', String(Boolean(recording)));
+  record.querySelector('.label').textContent = recording ? 'Stop recording' : 'Record';
+  record.disabled = meeting.recordingPending;
+  const paused = Boolean(recording) && recording.state === 'paused';
+  const pause = $('record-pause-button');
+  pause.hidden = !host || !recording;
+  pause.setAttribute('aria-pressed', String(paused));
+  pause.querySelector('.label').textContent = paused ? 'Resume recording' : 'Pause recording';
+  pause.disabled = meeting.recordingPending;
+  page.recordings.render(meeting);
+}
+
 function togglePanel(name) {
   const panel = $(`${name}-panel`);
   const open = panel.hidden;
@@ -108,6 +163,7 @@ function togglePanel(name) {
   } else if (open) {
     $('people-title').setAttribute('tabindex', '-1');
     $('people-title').focus();
+    page.recordings.refresh();
   }
   renderMeeting();
 }
@@ -134,6 +190,7 @@ function renderMeeting() {
   $('share-button').title = !sharing && !mayShare ? 'The host has not allowed you to share your screen' : '';
   page.people.render(meeting);
   page.chat.render(meeting);
+  renderRecording(meeting);
   const conn = meeting.connection();
   $('connection').dataset.state = conn.state;
   $('connection-text').textContent = conn.text;
@@ -182,6 +239,17 @@ function wire() {
     if (page.meeting.screenTrack) await page.meeting.stopScreenShare();
     else await page.meeting.startScreenShare();
   }));
+  $('record-button').addEventListener('click', () => {
+    const meeting = page.meeting;
+    if (!meeting) return;
+    if (meeting.recordingCommand(meeting.recording ? 'stop' : 'start') === null) showBanner('Not connected to the meeting.');
+  });
+  $('record-pause-button').addEventListener('click', () => {
+    const meeting = page.meeting;
+    if (!meeting || !meeting.recording) return;
+    const action = meeting.recording.state === 'paused' ? 'resume' : 'pause';
+    if (meeting.recordingCommand(action) === null) showBanner('Not connected to the meeting.');
+  });
   $('people-button').addEventListener('click', () => togglePanel('people'));
   $('chat-button').addEventListener('click', () => togglePanel('chat'));
   $('people-close').addEventListener('click', () => { togglePanel('people'); $('people-button').focus(); });

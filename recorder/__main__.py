@@ -1,0 +1,117 @@
+"""``python -m recorder``: record one room's recording to a directory.
+
+    SPARKLE_RECORDER_TOKEN=... python -m recorder --url http://127.0.0.1:8080 \\
+        --room NAME --recording-id RC_x --out DIR [--record-now] [--rtc-address 127.0.0.1]
+
+The join token comes from the environment, never from argv: argv shows in ``ps`` and in
+process listings and logs. Exit codes: 0 done (the recording stopped, the server said
+``bye``, the socket closed, or SIGTERM/SIGINT), 1 the output could not be written, 2 bad
+arguments, 3 could not join (the reason is printed, never the token), 4 the recording
+never reached "recording" within ``--start-timeout``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .worker import ExitCode, RecorderOptions, run
+
+TOKEN_ENV = "SPARKLE_RECORDER_TOKEN"
+
+
+def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> RecorderOptions:
+    """Options from ``argv`` and ``environ``; exits with 2 (argparse) on bad arguments."""
+    parser = argparse.ArgumentParser(
+        prog="python -m recorder",
+        description=f"Record a Sparkle room's tracks without decoding. The join token is "
+        f"read from ${TOKEN_ENV}.",
+    )
+    parser.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--room", required=True, help="the room name (the token's room)")
+    parser.add_argument("--recording-id", required=True, help="the recording to follow")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument(
+        "--record-now",
+        action="store_true",
+        help="record at once when the server reports no recording state (manual runs)",
+    )
+    parser.add_argument(
+        "--rtc-address",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="local address for media (repeatable; default: every non-loopback address)",
+    )
+    parser.add_argument("--join-timeout", type=float, default=10.0, metavar="SECONDS")
+    parser.add_argument(
+        "--start-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="give up (exit 4) if the recording has not started by then",
+    )
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    url = urlsplit(args.url)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        parser.error(f"--url must be http(s)://host[:port], got {args.url!r}")
+    for name in ("room", "recording_id"):
+        if not getattr(args, name).strip():
+            parser.error(f"--{name.replace('_', '-')} must not be empty")
+    for seconds in ("join_timeout", "start_timeout"):
+        if not 0 < getattr(args, seconds) <= 86400:
+            parser.error(f"--{seconds.replace('_', '-')} must be in (0, 86400]")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} exists and is not a directory")
+    token = environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        parser.error(f"the join token must be in the environment variable {TOKEN_ENV}")
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO)
+    return RecorderOptions(
+        url=args.url,
+        room=args.room,
+        recording_id=args.recording_id,
+        out=args.out,
+        token=token,
+        record_now=args.record_now,
+        rtc_addresses=tuple(args.rtc_address),
+        join_timeout_s=args.join_timeout,
+        start_timeout_s=args.start_timeout,
+    )
+
+
+async def _main(options: RecorderOptions) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        return await run(options, stop)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv, dict(os.environ))
+    try:
+        options.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"sparkle-recorder: cannot create {options.out}: {exc.strerror}", file=sys.stderr)
+        return ExitCode.BAD_ARGUMENTS
+    return asyncio.run(_main(options))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
