@@ -499,6 +499,47 @@ def _recording_paths() -> dict[str, Any]:
                 },
             },
         },
+        "/api/v1/recordings/{id}/links": {
+            "parameters": [rid],
+            "post": {
+                "summary": "A share link to the recording (optionally with a password)",
+                "description": "The URL carries the link's secret in its fragment and is shown "
+                "only in this answer. Whoever has it reads the recording with the headers "
+                "X-Sparkle-Link (and X-Sparkle-Link-Password) until it expires.",
+                "security": either,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "password": {"type": "string", "minLength": 1, "maxLength": 128},
+                            "expires_in_s": {
+                                "type": "integer",
+                                "minimum": 60,
+                                "maximum": 90 * 86400,
+                                "default": 7 * 86400,
+                            },
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "string"},
+                                "url": {"type": "string"},
+                                "expires_at": {"type": "number"},
+                                "password": {"type": "boolean"},
+                            },
+                        },
+                        "The link",
+                    ),
+                    **_bad(),
+                    **denied,
+                },
+            },
+        },
         "/api/v1/recordings/{id}/files/{file}": {
             "parameters": [
                 rid,

@@ -64,6 +64,7 @@ def setup(app: web.Application, web_root: Path) -> None:
     app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/", index_page)
     app.router.add_get("/r/{room}", room_page)
+    app.router.add_get("/recordings/{id}", recording_page)
     app.router.add_static(
         "/static", root, show_index=False, follow_symlinks=False, append_version=False
     )
@@ -90,6 +91,11 @@ async def room_page(request: web.Request) -> web.StreamResponse:
     if not is_valid_room_name(request.match_info["room"]):
         return not_found()
     return _page(request, "room.html")
+
+
+async def recording_page(request: web.Request) -> web.StreamResponse:
+    """A recording's share link (signaling/recording_links.py); the page asks the API."""
+    return _page(request, "recording.html")
 
 
 def not_found() -> web.Response:

@@ -34,6 +34,8 @@ from signaling import messages
 from signaling.config import Config
 from signaling.errors import ErrorCode, SparkleError
 from signaling.metrics import Metrics
+from signaling.password import PasswordAttempts
+from signaling.recording_links import RecordingLinks
 from signaling.recording_store import RecordingRecord, RecordingStore
 from signaling.store import Store
 from signaling.tokens import Grants, TokenService
@@ -78,11 +80,13 @@ class RecordingService:
         tokens: TokenService,
         metrics: Metrics,
         rooms: Callable[[str], LiveRoom | None],
+        attempts: PasswordAttempts,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._config = config
         self._records = RecordingStore(store)
+        self.links = RecordingLinks(store, attempts, clock)
         self._tokens = tokens
         self._metrics = metrics
         self._rooms = rooms
@@ -307,6 +311,7 @@ class RecordingService:
         # The row first: a crash in between leaves files no one lists, never a listed
         # recording whose files are gone.
         self._records.delete(record.id)
+        self.links.delete_for(record.id)
         shutil.rmtree(record.folder, ignore_errors=True)
 
     def start_retention(self) -> None:

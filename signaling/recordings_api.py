@@ -1,11 +1,13 @@
 """The recordings API (issue 4): list a room's recordings, fetch one, download its files
-with HTTP range requests, delete it.
+with HTTP range requests, delete it, make a share link.
 
 Access: the API key (HTTP Basic), or the room token of one of the room's hosts (``Bearer``;
-``room_admin`` or a stored promotion). Downloads are served by aiohttp's ``FileResponse``,
-which answers ``Range`` requests (RFC 9110 section 14) itself, so a player can seek in a
-recording without fetching all of it. File names come from a fixed pattern and are
-resolved inside the recording's folder only; anything else is ``not_found``.
+``room_admin`` or a stored promotion), or, for one recording, its share link
+(signaling/recording_links.py: ``X-Sparkle-Link``, and ``X-Sparkle-Link-Password``).
+Downloads are served by aiohttp's ``FileResponse``, which answers ``Range`` requests
+(RFC 9110 section 14) itself, so a player can seek in a recording without fetching all of
+it. File names come from a fixed pattern and are resolved inside the recording's folder
+only; anything else is ``not_found``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from typing import Any
 
 from aiohttp import web
 
-from signaling.api import PREFIX, require_api_key
+from signaling import recording_links
+from signaling.api import PREFIX, base_url, require_api_key
 from signaling.appkeys import ROOMS
+from signaling.commands import MAX_PASSWORD_LENGTH
 from signaling.errors import ErrorCode, SparkleError
 from signaling.recording_store import RecordingRecord
 from signaling.registry import RoomRegistry
+from signaling.request_body import read_object
 
 # What the recorder writes (recorder/): track files, its manifest and its log.
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -40,6 +45,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/recordings/{{id}}", get_recording)
     app.router.add_delete(f"{PREFIX}/recordings/{{id}}", delete_recording)
     app.router.add_get(f"{PREFIX}/recordings/{{id}}/files/{{file}}", download_file)
+    app.router.add_post(f"{PREFIX}/recordings/{{id}}/links", create_link)
 
 
 def _authorize(request: web.Request, room: str) -> None:
@@ -55,9 +61,20 @@ def _authorize(request: web.Request, room: str) -> None:
         raise SparkleError(ErrorCode.FORBIDDEN, "only the room's hosts may see its recordings")
 
 
-def _recording(request: web.Request) -> tuple[RoomRegistry, RecordingRecord]:
+async def _recording(
+    request: web.Request, *, links: bool = True
+) -> tuple[RoomRegistry, RecordingRecord]:
     registry = request.app[ROOMS]
     record = registry.recordings.records.get(request.match_info["id"])
+    link = request.headers.get(recording_links.HEADER) if links else None
+    if link is not None:
+        # The same answer for an unknown recording as for a bad link: no probing.
+        if record is None:
+            raise SparkleError(ErrorCode.INVALID_TOKEN)
+        password = request.headers.get(recording_links.PASSWORD_HEADER)
+        address = request.remote or "unknown"
+        await registry.recordings.links.check(record.id, link, password, address)
+        return registry, record
     if record is None:
         # Authorised below against the recording's room; an unknown id needs the API key
         # (or a valid token) to learn even that it is unknown.
@@ -94,12 +111,12 @@ async def list_recordings(request: web.Request) -> web.Response:
 
 
 async def get_recording(request: web.Request) -> web.Response:
-    _registry, record = _recording(request)
+    _registry, record = await _recording(request)
     return web.json_response(_json(record))
 
 
 async def delete_recording(request: web.Request) -> web.Response:
-    registry, record = _recording(request)
+    registry, record = await _recording(request, links=False)
     live = registry.recordings.current(record.room)
     if live is not None and live.id == record.id:
         raise SparkleError(ErrorCode.CONFLICT, "stop the recording before deleting it")
@@ -108,7 +125,7 @@ async def delete_recording(request: web.Request) -> web.Response:
 
 
 async def download_file(request: web.Request) -> web.StreamResponse:
-    _registry, record = _recording(request)
+    _registry, record = await _recording(request)
     name = request.match_info["file"]
     path = Path(record.folder) / name
     if not (_FILE_NAME.fullmatch(name) and path.suffix in _SUFFIXES and path.is_file()):
@@ -121,4 +138,28 @@ async def download_file(request: web.Request) -> web.StreamResponse:
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, no-store",
         },
+    )
+
+
+async def create_link(request: web.Request) -> web.Response:
+    """``{password?, expires_in_s?}`` -> 201 ``{id, url, expires_at, password}``; the URL
+    carries the secret in its fragment and is shown only here."""
+    registry, record = await _recording(request, links=False)
+    body = await read_object(request, {"password": str, "expires_in_s": int})
+    password = body.get("password")
+    if password is not None and not 1 <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise SparkleError(
+            ErrorCode.BAD_MESSAGE, f"'password' must be 1 to {MAX_PASSWORD_LENGTH} characters"
+        )
+    ttl = body.get("expires_in_s", recording_links.DEFAULT_TTL_S)
+    if not 60 <= ttl <= recording_links.MAX_TTL_S:
+        raise SparkleError(
+            ErrorCode.BAD_MESSAGE,
+            f"'expires_in_s' must be 60 to {recording_links.MAX_TTL_S} seconds",
+        )
+    link, fragment = await registry.recordings.links.create(record.id, password=password, ttl_s=ttl)
+    url = f"{base_url(request)}/recordings/{record.id}#link={fragment}"
+    return web.json_response(
+        {"id": link.id, "url": url, "expires_at": link.expires_at, "password": link.has_password},
+        status=201,
     )

@@ -52,7 +52,9 @@ class RoomRegistry:
         self.clock = clock
         self._store = store
         self.admission = Admission(config, store)
-        self.recordings = RecordingService(config, store, tokens, metrics, self.live_room)
+        self.recordings = RecordingService(
+            config, store, tokens, metrics, self.live_room, self.admission.attempts
+        )
         self._rooms: dict[str, LiveRoom] = {}
         # Counters of rooms that have ended: Prometheus counters must never go down, so what a
         # closed room forwarded stays in the totals (gauges are current values and are not kept).

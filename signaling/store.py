@@ -100,6 +100,19 @@ _MIGRATIONS: tuple[str, ...] = (
     )
     """,
     "CREATE INDEX recordings_room ON recordings (room, started_at)",
+    # Issue 4: share links to a recording (signaling/recording_links.py): the secret only
+    # as a SHA-256, an optional password as a scrypt hash, and an expiry.
+    """
+    CREATE TABLE recording_links (
+        id TEXT PRIMARY KEY NOT NULL,
+        recording_id TEXT NOT NULL,
+        secret_sha256 TEXT NOT NULL,
+        password_hash TEXT,
+        expires_at REAL NOT NULL,
+        created_at REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX recording_links_recording ON recording_links (recording_id)",
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -387,3 +387,67 @@ async def test_retention_deletes_old_recordings_and_keeps_new_ones(
     assert [r.id for r in service.records.for_room("room")] == ["RC_new"]
     assert not await asyncio.to_thread(folders["RC_old"].exists)
     assert await asyncio.to_thread(folders["RC_new"].exists)
+
+
+async def test_share_links_open_one_recording_with_password_and_expiry(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    host_token = mint(server.tokens, "share", "hana", name="Hana", grants=Grants.host())
+    async with WsClient.connect(server.base_url) as host:
+        await host.join(host_token)
+        await host.send("start_recording")
+        first = (await _recording(host, "recording"))["id"]
+        await host.send("stop_recording")
+        service = server.app[ROOMS].recordings
+        await _until(lambda: service.current("share") is None, WORKER_STOP_S, "the worker")
+        await host.send("start_recording")
+        second = (await _recording(host, "recording"))["id"]
+        await host.send("stop_recording")
+        await _until(lambda: service.current("share") is None, WORKER_STOP_S, "the worker")
+
+    async def make_link(**body: Any) -> dict[str, Any]:
+        async with http.post(
+            server.url(f"/api/v1/recordings/{first}/links"),
+            json=body,
+            headers={"Authorization": f"Bearer {host_token}"},
+        ) as response:
+            assert response.status == 201, await response.text()
+            return dict(await response.json())
+
+    async def read(recording: str, headers: dict[str, str]) -> tuple[int, Any]:
+        async with http.get(server.url(f"/api/v1/recordings/{recording}"), headers=headers) as r:
+            return r.status, await r.json()
+
+    plain = await make_link()
+    assert plain["password"] is False and plain["url"].startswith(server.url("/recordings/"))
+    secret = plain["url"].split("#link=")[1]
+    status, body = await read(first, {"X-Sparkle-Link": secret})
+    assert status == 200 and body["id"] == first
+    # The link opens that recording only; a forged secret opens nothing.
+    assert (await read(second, {"X-Sparkle-Link": secret}))[0] == 401
+    forged = secret.split(".")[0] + ".AAAAAAAAAAAAAAAAAAAAAA"
+    assert (await read(first, {"X-Sparkle-Link": forged}))[0] == 401
+    # A link cannot make more links or delete.
+    async with http.delete(
+        server.url(f"/api/v1/recordings/{first}"), headers={"X-Sparkle-Link": secret}
+    ) as response:
+        assert response.status == 401
+
+    guarded = await make_link(password="blue-42")
+    value = guarded["url"].split("#link=")[1]
+    status, body = await read(first, {"X-Sparkle-Link": value})
+    assert (status, body["error"]["code"]) == (401, "password_required")
+    status, body = await read(first, {"X-Sparkle-Link": value, "X-Sparkle-Link-Password": "no"})
+    assert (status, body["error"]["code"]) == (401, "invalid_token")
+    ok = {"X-Sparkle-Link": value, "X-Sparkle-Link-Password": "blue-42"}
+    assert (await read(first, ok))[0] == 200
+
+    # Expired: refused like a forged one.
+    expiring = await make_link(expires_in_s=60)
+    service.links._clock = lambda: time.time() + 120  # the link's clock, two minutes on
+    value = expiring["url"].split("#link=")[1]
+    assert (await read(first, {"X-Sparkle-Link": value}))[0] == 401
+
+    # The page a link opens is served (it reads the fragment itself).
+    async with http.get(server.url(f"/recordings/{first}")) as response:
+        assert response.status == 200 and "recording-page.js" in await response.text()
