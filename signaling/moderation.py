@@ -135,10 +135,11 @@ async def _recording(
             by = {"sid": actor.sid, "name": actor.name, "identity": actor.identity}
             live = await recordings.start(room, by)
         elif command.action == "stop":
-            stopping = recordings.request_stop(room.name)
-            if stopping is None:
+            current = recordings.current(room.name)
+            if current is None or current.state not in ("recording", "paused"):
                 raise SparkleError(ErrorCode.CONFLICT, "this meeting is not being recorded")
-            live = stopping
+            recordings.request_stop(room.name)
+            live = current
             # The worker's leave needs this room's lock, held here: wait outside it.
             registry.spawn(_finish_recording(registry, room.name))
         else:
@@ -249,6 +250,8 @@ async def _decide(
         target = knock.participant
         if admit:
             seated = await room.let_in(knock)
+            if seated:
+                await registry.auto_record(room)
             details = {"participant_sid": target.sid, "seated": seated}
             _audit(registry, room, actor, "admit", target.identity, details)
         elif room.withdraw(target, "denied"):

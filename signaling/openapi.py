@@ -499,6 +499,48 @@ def _recording_paths() -> dict[str, Any]:
                 },
             },
         },
+        "/api/v1/rooms/{name}/recording": {
+            "parameters": [_room_param()],
+            "post": {
+                "summary": "Start, stop, pause or resume the meeting's recording",
+                "description": "Like the hosts' WebSocket commands; the meeting must be under "
+                "way. Everyone in it is told (the recording message).",
+                "security": either,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["action"],
+                        "properties": {
+                            "action": {
+                                "type": "string",
+                                "enum": ["start", "stop", "pause", "resume"],
+                            }
+                        },
+                    },
+                    required=True,
+                ),
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "string"},
+                                "state": {"type": "string"},
+                                "started_at": {"type": "number"},
+                            },
+                        },
+                        "The recording, as the room's recording message carries it",
+                    ),
+                    **_bad(),
+                    "409": _error(
+                        "Nobody in the meeting, already recording, or not recording (`conflict`)."
+                    ),
+                    "507": _error("Not enough free disk space (`storage_full`)."),
+                    **denied,
+                },
+            },
+        },
         "/api/v1/recordings/{id}/links": {
             "parameters": [rid],
             "post": {

@@ -46,6 +46,7 @@ def setup(app: web.Application) -> None:
     app.router.add_delete(f"{PREFIX}/recordings/{{id}}", delete_recording)
     app.router.add_get(f"{PREFIX}/recordings/{{id}}/files/{{file}}", download_file)
     app.router.add_post(f"{PREFIX}/recordings/{{id}}/links", create_link)
+    app.router.add_post(f"{PREFIX}/rooms/{{name}}/recording", control_recording)
 
 
 def _authorize(request: web.Request, room: str) -> None:
@@ -78,8 +79,10 @@ async def _recording(
     if record is None:
         # Authorised below against the recording's room; an unknown id needs the API key
         # (or a valid token) to learn even that it is unknown.
-        scheme = request.headers.get("Authorization", "").partition(" ")[0]
-        if scheme.lower() != "bearer":
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            registry.tokens.verify(value.strip())
+        else:
             require_api_key(request)
         raise SparkleError(ErrorCode.NOT_FOUND, "no such recording")
     _authorize(request, record.room)
@@ -163,3 +166,47 @@ async def create_link(request: web.Request) -> web.Response:
         {"id": link.id, "url": url, "expires_at": link.expires_at, "password": link.has_password},
         status=201,
     )
+
+
+async def control_recording(request: web.Request) -> web.Response:
+    """``{action: start|stop|pause|resume}``: the host commands of the WebSocket, for an
+    integrator's backend (API key) or a host's token. The meeting must be under way."""
+    name = request.match_info["name"]
+    _authorize(request, name)
+    body = await read_object(request, {"action": str})
+    action = body.get("action")
+    if action not in ("start", "stop", "pause", "resume"):
+        raise SparkleError(
+            ErrorCode.BAD_MESSAGE, "'action' must be one of start, stop, pause, resume"
+        )
+    registry = request.app[ROOMS]
+    room = registry.live_room(name)
+    if room is None:
+        raise SparkleError(ErrorCode.CONFLICT, "nobody is in this meeting: nothing to record")
+    recordings = registry.recordings
+    async with room.lock:
+        if action == "start":
+            live = await recordings.start(room, None)
+        elif action == "stop":
+            current = recordings.current(name)
+            if current is None or current.state not in ("recording", "paused"):
+                raise SparkleError(ErrorCode.CONFLICT, "this meeting is not being recorded")
+            recordings.request_stop(name)
+            live = current
+        else:
+            live = recordings.set_paused(name, action == "pause")
+        registry.store.add_audit(
+            name,
+            actor_identity="api",
+            actor_name="API",
+            action=f"recording_{action}",
+            target_identity=None,
+            details={"recording": live.id},
+        )
+    if action == "stop":
+        registry.spawn(_finish(registry, name))
+    return web.json_response(live.to_wire())
+
+
+async def _finish(registry: RoomRegistry, name: str) -> None:
+    await registry.recordings.stop(name)

@@ -141,17 +141,15 @@ class RoomRegistry:
                         del self._rooms[room.name]
                     await self._close_media(room)
                     raise
-                if (
-                    room.settings.auto_record
-                    and not participant.hidden
-                    and room.participants.get(participant.sid) is participant
-                    and self.recordings.current(room.name) is None
-                ):
-                    await self._auto_record(room)
+                if not participant.hidden and room.participants.get(participant.sid):
+                    await self.auto_record(room)
                 return room, participant
 
-    async def _auto_record(self, room: LiveRoom) -> None:
-        """The room's auto_record: the first participant in starts the recording."""
+    async def auto_record(self, room: LiveRoom) -> None:
+        """The room's auto_record: the first participant in (joined or admitted from the
+        lobby) starts the recording, if none is under way."""
+        if not room.settings.auto_record or self.recordings.current(room.name) is not None:
+            return
         try:
             await self.recordings.start(room, None)
         except SparkleError as exc:
@@ -222,12 +220,13 @@ class RoomRegistry:
     async def close_room(self, name: str, *, ended: bool = False) -> None:
         """The room was deleted through the API (everyone gets room_deleted and is closed) or,
         with ``ended``, a host ended the meeting (everyone gets bye "ended", close 1000)."""
+        # Everyone, the recorder included, learns the recording stopped before the bye
+        # (while the room can still be found to tell them).
+        self.recordings.request_stop(name)
         room = self._rooms.pop(name, None)
         if room is None:
             return
         async with room.lock:
-            # Everyone, the recorder included, learns the recording stopped before the bye.
-            self.recordings.request_stop(name)
             room.closed = True
             participants = list(room.participants.values())
             participants += [knock.participant for knock in room.lobby.clear()]

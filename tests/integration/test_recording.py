@@ -451,3 +451,35 @@ async def test_share_links_open_one_recording_with_password_and_expiry(
     # The page a link opens is served (it reads the fragment itself).
     async with http.get(server.url(f"/recordings/{first}")) as response:
         assert response.status == 200 and "recording-page.js" in await response.text()
+
+
+async def test_the_api_controls_a_recording_and_everyone_is_told(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    url = server.url("/api/v1/rooms/apictl/recording")
+
+    async def control(action: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        async with http.post(
+            url, json={"action": action}, headers=headers or server.auth_headers
+        ) as response:
+            return response.status, await response.json()
+
+    assert (await control("start"))[0] == 409  # nobody in the meeting yet
+    async with WsClient.connect(server.base_url) as gus:
+        await gus.join(mint(server.tokens, "apictl", "gus", name="Gus"))
+        guest_bearer = {"Authorization": f"Bearer {mint(server.tokens, 'apictl', 'gus')}"}
+        assert (await control("start", guest_bearer))[0] == 403
+        status, body = await control("start")
+        assert status == 200 and body["state"] == "recording" and body["by"] is None
+        assert (await _recording(gus, "recording"))["id"] == body["id"]
+        assert (await control("start"))[0] == 409
+        assert (await control("pause"))[1]["state"] == "paused"
+        await _recording(gus, "paused")
+        assert (await control("resume"))[1]["state"] == "recording"
+        status, body = await control("stop")
+        assert status == 200 and body["state"] == "stopped"
+        await _recording(gus, "stopped")
+        assert (await control("stop"))[0] == 409
+        assert (await control("rewind"))[0] == 400
+        service = server.app[ROOMS].recordings
+        await _until(lambda: service.current("apictl") is None, WORKER_STOP_S, "the worker")
