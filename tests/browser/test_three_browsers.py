@@ -135,6 +135,10 @@ async def test_three_browsers_see_and_hear_each_other(
         assert state["notices"] == [], state["notices"]
 
     if screenshot:
+        # The README's picture: the host's view with the People panel (host controls) open.
+        await host.page.click("#people-button")
+        await host.page.wait_for_selector("#people-panel:not([hidden])", timeout=5000)
+        await asyncio.sleep(1.0)
         path = Path(screenshot)
         path.parent.mkdir(parents=True, exist_ok=True)
         await host.page.screenshot(path=str(path))
