@@ -10,7 +10,7 @@ a dark tile with the name where a camera is off, and the name on every tile.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -95,12 +95,16 @@ class VideoTrackReader:
             return self._start + float(frame.pts * frame.time_base), frame
         return None
 
-    def _decode(self) -> Iterator[Any]:
-        for packet in self._container.demux(self._stream):
-            try:
-                yield from packet.decode()
-            except av.FFmpegError:
-                self.errors += 1  # a corrupt frame: the decoder resyncs at the next keyframe
+    def _decode(self) -> Generator[Any, None, None]:
+        try:
+            for packet in self._container.demux(self._stream):
+                try:
+                    yield from packet.decode()
+                except av.FFmpegError:
+                    self.errors += 1  # a corrupt frame: the decoder resyncs at a keyframe
+        except av.FFmpegError as exc:  # the demuxer gave up (a file cut mid-write)
+            self.errors += 1
+            log.warning("%s: reading stopped early: %s", self.path.name, exc)
 
 
 class Compositor:
@@ -163,4 +167,3 @@ def _label(canvas: Image, name: str, box: Rect, *, centred: bool) -> None:
     canvas[y : y + band_h, x : x + band_w] = LABEL_BACKGROUND
     region = canvas[y + pad : y + pad + text_h, x + pad : x + pad + text_w]
     region[mask] = LABEL_TEXT
-

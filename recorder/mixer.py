@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,13 +105,18 @@ class AudioTrackReader:
             self._chunks.append((position, samples))
             self._end = position + len(samples)
 
-    def _decode(self) -> Iterator[Any]:
-        # Packet by packet so one corrupt packet costs its 20 ms, not the rest of the track.
-        for packet in self._container.demux(self._stream):
-            try:
-                yield from packet.decode()
-            except av.FFmpegError:
-                self.errors += 1
+    def _decode(self) -> Generator[Any, None, None]:
+        # Packet by packet so one corrupt packet costs its 20 ms, not the rest of the track;
+        # a demuxer that gives up (a file cut mid-write) ends the track there.
+        try:
+            for packet in self._container.demux(self._stream):
+                try:
+                    yield from packet.decode()
+                except av.FFmpegError:
+                    self.errors += 1
+        except av.FFmpegError as exc:
+            self.errors += 1
+            log.warning("%s: reading stopped early: %s", self.path.name, exc)
 
 
 class Limiter:
@@ -131,7 +136,8 @@ class Limiter:
         # above the target for a few samples, which the clip catches.
         ramp = np.linspace(self.gain, gain, num=len(block), dtype=np.float32)
         self.gain = gain
-        return np.clip(block * ramp, -1.0, 1.0).astype(np.float32, copy=False)
+        limited: Samples = np.clip(block * ramp, -1.0, 1.0).astype(np.float32, copy=False)
+        return limited
 
 
 class LevelMeter:

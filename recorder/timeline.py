@@ -184,11 +184,16 @@ def probe_length(path: Path) -> float | None:
         if not container.streams:
             return None
         stream = container.streams[0]
-        for packet in container.demux(stream):
-            if packet.pts is None or packet.time_base is None:
-                continue
-            end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
-            last = end if last is None else max(last, end)
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is None or packet.time_base is None:
+                    continue
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                last = end if last is None else max(last, end)
+        except av.FFmpegError:
+            if last is None:
+                raise
+            # The demuxer gave up part-way (a file cut mid-write): what came before plays.
     return last
 
 
@@ -248,4 +253,3 @@ def _kept(start: float, end: float, cuts: list[tuple[float, float]]) -> list[tup
 
 def _reasons(skipped: list[str]) -> str:
     return (": " + "; ".join(skipped[:5])) if skipped else ""
-

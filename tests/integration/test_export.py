@@ -87,16 +87,25 @@ def _recorded_span(folder: Path) -> float:
     tracks = [e for e in read_manifest(folder / "manifest.jsonl") if e["event"] == "track"]
     assert len(tracks) == 6, tracks
     starts = [float(e["first_wall"]) for e in tracks]
-    ends = [float(e["first_wall"]) + read_track(folder / e["file"], decode=False).pts[-1]
-            for e in tracks]  # fmt: skip
+    ends = [
+        float(e["first_wall"]) + read_track(folder / e["file"], decode=False).pts[-1]
+        for e in tracks
+    ]
     return max(ends) - min(starts)
 
 
 async def _run_export(folder: Path, out: Path) -> tuple[int, list[dict[str, Any]]]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "recorder.export", "--folder", str(folder), "--out", str(out),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "recorder.export",
+        "--folder",
+        str(folder),
+        "--out",
+        str(out),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), EXPORT_TIMEOUT_S)
     except TimeoutError:

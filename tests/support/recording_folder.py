@@ -37,6 +37,7 @@ class Person:
     camera_off: tuple[float, float] | None = None  # a gap in the camera (seconds)
     amplitude: float = 0.3
     camera: bool = True
+    share: tuple[int, int, int] | None = None  # a screen share of this colour (1280x720)
 
 
 def make_recording(
@@ -60,6 +61,20 @@ def make_recording(
 
             if person.camera:
                 _camera(folder, manifest, number, person, stop, fps, size, moving, recorded)
+            if person.share is not None:
+                sharing = Person(person.identity, person.share, person.tone, person.start, stop)
+                _camera(
+                    folder,
+                    manifest,
+                    number,
+                    sharing,
+                    stop,
+                    fps,
+                    (1280, 720),
+                    False,
+                    recorded,
+                    source="screen_share",
+                )
             _microphone(folder, manifest, number, person, stop, recorded)
             if pause is not None and number == 0:
                 manifest.pause(at=ORIGIN + pause[0])
@@ -105,6 +120,7 @@ def _camera(
     size: tuple[int, int],
     moving: bool,
     recorded: Callable[[float], bool],
+    source: str = "camera",
 ) -> None:
     width, height = size
     encoder = av.CodecContext.create("libvpx", "w")
@@ -113,7 +129,7 @@ def _camera(
     encoder.bit_rate = 500_000
     encoder.gop_size = fps * 2
     encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-    file = f"camera-{number}.webm"
+    file = f"{source}-{number}.webm"
     writer = TrackWriter(folder / file, "vp8", VIDEO_CLOCK)
     base_rtp = 1000 + number * 7919
     count = round((stop - person.start) * fps)
@@ -136,6 +152,7 @@ def _camera(
         if first_rtp is not None and off is False and index > 0 and _after_gap(person, t, fps):
             frame.pict_type = av.video.frame.PictureType.I
         for packet in encoder.encode(frame):
+            assert packet.pts is not None
             at = person.start + packet.pts / fps
             rtp = (base_rtp + round(at * VIDEO_CLOCK)) & 0xFFFFFFFF
             writer.write(bytes(packet), rtp)
@@ -146,7 +163,7 @@ def _camera(
                     file,
                     person,
                     number,
-                    "camera",
+                    source,
                     "video",
                     "vp8",
                     VIDEO_CLOCK,
@@ -183,7 +200,6 @@ def _microphone(
     count = round((stop - person.start) * AUDIO_CLOCK / OPUS_FRAME)
     listed = False
     for index in range(count):
-        t = person.start + index * OPUS_FRAME / AUDIO_CLOCK
         samples = np.arange(OPUS_FRAME) + index * OPUS_FRAME
         wave = person.amplitude * np.sin(2 * math.pi * person.tone * samples / AUDIO_CLOCK)
         pcm = (wave * 32767).astype(np.int16)
@@ -191,6 +207,7 @@ def _microphone(
         frame.sample_rate = AUDIO_CLOCK
         frame.pts = index * OPUS_FRAME
         for packet in encoder.encode(frame):
+            assert packet.pts is not None
             at = person.start + packet.pts / AUDIO_CLOCK
             if not recorded(at):
                 continue
