@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import re
 import sqlite3
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -89,6 +91,19 @@ def _parser() -> argparse.ArgumentParser:
         elif action == "delete":
             p.add_argument("name")
 
+    recording = commands.add_parser(
+        "recording", help="recordings, through the HTTP API"
+    ).add_subparsers(dest="action", required=True)
+    listing = recording.add_parser("list", help="a room's recordings")
+    export = recording.add_parser("export", help="make one MP4 of a recording, with progress")
+    for p in (listing, export):
+        config_flags(p)
+        p.add_argument("--url", default=os.environ.get("SPARKLE_URL", DEFAULT_URL))
+    listing.add_argument("room")
+    export.add_argument("recording_id")
+    export.add_argument("--layout", choices=("grid", "speaker"), default="grid")
+    export.add_argument("--out", metavar="FILE", help="download the MP4 here when done")
+
     commands.add_parser("config-doc", help="print docs/configuration.md")
     return parser
 
@@ -102,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             return _token_create(args)
         if args.command == "room":
             return _room(args)
+        if args.command == "recording":
+            return _recording(args)
         from signaling.config_doc import render
 
         sys.stdout.write(render())
@@ -225,6 +242,60 @@ def _room(args: argparse.Namespace) -> int:
         _request(config, "DELETE", f"{base}/{urllib.parse.quote(args.name, safe='')}")
         print(f"deleted room {args.name}")
     return 0
+
+
+# How often `sparkle recording export` asks for progress, and how long it waits at most.
+EXPORT_POLL_S = 0.5
+EXPORT_LIMIT_S = 6 * 3600
+
+
+def _recording(args: argparse.Namespace) -> int:
+    config = _stored_credentials(args)
+    api = args.url.rstrip("/") + "/api/v1"
+    if args.action == "list":
+        room = urllib.parse.quote(args.room, safe="")
+        print(json.dumps(_request(config, "GET", f"{api}/rooms/{room}/recordings"), indent=2))
+        return 0
+    base = f"{api}/recordings/{urllib.parse.quote(args.recording_id, safe='')}"
+    job = _request(config, "POST", f"{base}/export", {"layout": args.layout})
+    deadline = time.monotonic() + EXPORT_LIMIT_S
+    while job.get("state") == "running" and time.monotonic() < deadline:
+        sys.stderr.write("\r" + progress_bar(float(job.get("progress") or 0.0)))
+        sys.stderr.flush()
+        time.sleep(EXPORT_POLL_S)
+        job = _request(config, "GET", f"{base}/export")
+    sys.stderr.write("\r" + progress_bar(float(job.get("progress") or 0.0)) + "\n")
+    if job.get("state") != "done":
+        raise CliError(f"the export failed: {job.get('error') or job.get('state')}")
+    print(f"exported {job['file']} ({job.get('duration')} s)")
+    if args.out:
+        _download(config, f"{base}/files/{urllib.parse.quote(str(job['file']))}", args.out)
+        print(f"saved {args.out}")
+    return 0
+
+
+def progress_bar(fraction: float, width: int = 30) -> str:
+    """``[##########--------------------]  33%`` for a fraction in 0..1 (clamped)."""
+    fraction = min(1.0, max(0.0, fraction))
+    filled = round(fraction * width)
+    return f"[{'#' * filled}{'-' * (width - filled)}] {fraction * 100:3.0f}%"
+
+
+def _download(config: Config, url: str, path: str) -> None:
+    auth = base64.b64encode(f"{config.api_key}:{config.api_secret}".encode()).decode()
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {auth}"})
+    partial = path + ".partial"
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response, open(partial, "wb") as out:
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+        os.replace(partial, path)  # never a half-written file under the name asked for
+    except urllib.error.HTTPError as exc:
+        raise CliError(_describe_error(exc)) from None
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise CliError(f"cannot save {path}: {exc}") from None
 
 
 def _request(

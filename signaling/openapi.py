@@ -455,6 +455,18 @@ def _recording_paths() -> dict[str, Any]:
         },
     }
     either: list[dict[str, list[str]]] = [{"apiKey": []}, {"roomToken": []}]
+    export_job = {
+        "type": "object",
+        "properties": {
+            "recording_id": {"type": "string"},
+            "layout": {"type": "string"},
+            "state": {"type": "string", "enum": ["running", "done", "failed"]},
+            "progress": {"type": "number", "minimum": 0, "maximum": 1},
+            "file": {"type": ["string", "null"], "description": "Once done."},
+            "duration": {"type": ["number", "null"]},
+            "error": {"type": ["string", "null"]},
+        },
+    }
     denied = {
         **_unauth(),
         "403": _error("A room token that is not a host's of this room (`forbidden`)."),
@@ -539,6 +551,32 @@ def _recording_paths() -> dict[str, Any]:
                     "507": _error("Not enough free disk space (`storage_full`)."),
                     **denied,
                 },
+            },
+        },
+        "/api/v1/recordings/{id}/export": {
+            "parameters": [rid],
+            "post": {
+                "summary": "Export the recording to one MP4 (H.264 + AAC), in a worker process",
+                "description": "The result, export-<layout>.mp4, joins the recording's files.",
+                "security": either,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"layout": {"type": "string", "enum": ["grid", "speaker"]}},
+                    }
+                ),
+                "responses": {
+                    "202": _json(export_job, "The job (a running one is returned as is)"),
+                    **_bad(),
+                    "409": _error("The recording is under way (`conflict`)."),
+                    **denied,
+                },
+            },
+            "get": {
+                "summary": "The export's state and progress",
+                "security": either,
+                "responses": {"200": _json(export_job, "The job"), **denied},
             },
         },
         "/api/v1/recordings/{id}/links": {

@@ -35,6 +35,7 @@ from signaling.config import Config
 from signaling.errors import ErrorCode, SparkleError
 from signaling.metrics import Metrics
 from signaling.password import PasswordAttempts
+from signaling.recording_export import ExportJobs
 from signaling.recording_links import RecordingLinks
 from signaling.recording_store import RecordingRecord, RecordingStore
 from signaling.store import Store
@@ -87,6 +88,7 @@ class RecordingService:
         self._config = config
         self._records = RecordingStore(store)
         self.links = RecordingLinks(store, attempts, clock)
+        self.exports = ExportJobs()
         self._tokens = tokens
         self._metrics = metrics
         self._rooms = rooms
@@ -347,6 +349,7 @@ class RecordingService:
             live.state = "stopped"
         for live in lives:
             await self._wait_worker(live, self._config.recorder_stop_timeout_s)
+        await self.exports.close()
         for task in (self._monitor, self._retention):
             if task is not None:
                 task.cancel()

@@ -23,6 +23,7 @@ from signaling.api import PREFIX, base_url, require_api_key
 from signaling.appkeys import ROOMS
 from signaling.commands import MAX_PASSWORD_LENGTH
 from signaling.errors import ErrorCode, SparkleError
+from signaling.recording_export import LAYOUTS
 from signaling.recording_store import RecordingRecord
 from signaling.registry import RoomRegistry
 from signaling.request_body import read_object
@@ -47,6 +48,8 @@ def setup(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/recordings/{{id}}/files/{{file}}", download_file)
     app.router.add_post(f"{PREFIX}/recordings/{{id}}/links", create_link)
     app.router.add_post(f"{PREFIX}/rooms/{{name}}/recording", control_recording)
+    app.router.add_post(f"{PREFIX}/recordings/{{id}}/export", start_export)
+    app.router.add_get(f"{PREFIX}/recordings/{{id}}/export", export_status)
 
 
 def _authorize(request: web.Request, room: str) -> None:
@@ -210,3 +213,26 @@ async def control_recording(request: web.Request) -> web.Response:
 
 async def _finish(registry: RoomRegistry, name: str) -> None:
     await registry.recordings.stop(name)
+
+
+async def start_export(request: web.Request) -> web.Response:
+    """``{layout?}`` -> 202 the export job (signaling/recording_export.py); a running one is
+    returned as is."""
+    registry, record = await _recording(request, links=False)
+    body = await read_object(request, {"layout": str})
+    layout = body.get("layout", "grid")
+    if layout not in LAYOUTS:
+        raise SparkleError(ErrorCode.BAD_MESSAGE, "'layout' must be grid or speaker")
+    live = registry.recordings.current(record.room)
+    if live is not None and live.id == record.id:
+        raise SparkleError(ErrorCode.CONFLICT, "stop the recording before exporting it")
+    job = await registry.recordings.exports.start(record.id, Path(record.folder), layout)
+    return web.json_response(job.to_json(), status=202)
+
+
+async def export_status(request: web.Request) -> web.Response:
+    registry, record = await _recording(request, links=False)
+    job = registry.recordings.exports.get(record.id)
+    if job is None:
+        raise SparkleError(ErrorCode.NOT_FOUND, "no export of this recording was started")
+    return web.json_response(job.to_json())

@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -483,3 +484,61 @@ async def test_the_api_controls_a_recording_and_everyone_is_told(
         assert (await control("rewind"))[0] == 400
         service = server.app[ROOMS].recordings
         await _until(lambda: service.current("apictl") is None, WORKER_STOP_S, "the worker")
+
+
+async def test_export_through_the_api_and_the_cli_progress_bar(
+    server: RunningServer, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    async with participant(
+        server,
+        "exp",
+        "ann",
+        [("camera", ColorVideoTrack(RED)), ("microphone", ToneAudioTrack())],
+        grants=Grants.host(),
+    ) as host:
+        await host.ws.send("start_recording")
+        recording_id = (await _recording(host.ws, "recording"))["id"]
+        # While it records, there is nothing final to export.
+        url = server.url(f"/api/v1/recordings/{recording_id}/export")
+        async with http.post(url, json={}, headers=server.auth_headers) as response:
+            assert response.status == 409
+        await asyncio.sleep(4.0)
+        await host.ws.send("stop_recording")
+        service = server.app[ROOMS].recordings
+        await _until(lambda: service.current("exp") is None, WORKER_STOP_S, "the worker")
+
+    async with http.post(url, json={"layout": "rotated"}, headers=server.auth_headers) as r:
+        assert r.status == 400
+    # The CLI starts the export, shows a progress bar until done, and downloads the MP4.
+    out = tmp_path / "meeting.mp4"
+    env = {
+        **os.environ,
+        "SPARKLE_API_KEY": server.config.api_key,
+        "SPARKLE_API_SECRET": server.config.api_secret,
+    }
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "signaling.cli",
+        "recording",
+        "export",
+        recording_id,
+        "--url",
+        server.base_url,
+        "--out",
+        str(out),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(cli.communicate(), 120)
+    assert cli.returncode == 0, stderr.decode()
+    assert "100%" in stderr.decode() and "[####" in stderr.decode()
+    assert "exported export-grid.mp4" in stdout.decode()
+    async with http.get(url, headers=server.auth_headers) as response:
+        job = await response.json()
+    assert job["state"] == "done" and job["progress"] == 1.0 and job["file"] == "export-grid.mp4"
+    with av.open(str(out)) as container:
+        kinds = sorted(s.codec_context.name for s in container.streams)
+        assert kinds == ["aac", "h264"]
+        assert container.duration is not None and container.duration / 1e6 >= 2.5
