@@ -31,6 +31,7 @@ from .cpu_meter import CpuSample, CpuUse, between, sample
 FILES_TIMEOUT_S = 30.0  # join, ICE, DTLS and the first keyframe of every stream
 STOP_TIMEOUT_S = 20.0
 POLL_S = 0.05
+SOURCE_FPS = 30.0  # benchmarks/clip.py
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,18 @@ class SideResult:
     @property
     def audio(self) -> list[FileStats]:
         return [f for f in self.files if f.kind == "audio"]
+
+    @property
+    def video_fps(self) -> float:
+        """Mean frame rate written per video file."""
+        video = self.video
+        return sum(f.fps for f in video) / len(video) if video else 0.0
+
+    @property
+    def per_full_stream_cores(self) -> float:
+        """Per-stream CPU scaled to the publishers' 30 fps: what keeping up would cost if
+        the cost is linear in frames (a recorder that fell behind spent less than that)."""
+        return self.per_stream_cores * SOURCE_FPS / max(self.video_fps, 1e-9)
 
     @property
     def backlog(self) -> int:
@@ -135,11 +148,7 @@ async def measure_side(
         raise
     output = (await stdout_task).decode(errors="replace")
     await stderr_task
-    files = [
-        _inspect(path, stopped_at - first_seen[path.name])
-        for path in sorted(out.glob("*.webm"))
-        if path.name in first_seen
-    ]
+    files = _inspect_all(out, first_seen, stopped_at)
     return SideResult(
         name=name,
         streams=streams,
@@ -181,6 +190,14 @@ def _last_json(text: str) -> dict[str, Any]:
 # Decoding the whole file would cost the driver seconds per side; the first frames are
 # enough to show the written stream is real VP8 that starts at a keyframe.
 DECODE_CHECK = 60
+
+
+def _inspect_all(out: Path, first_seen: dict[str, float], stopped_at: float) -> list[FileStats]:
+    return [
+        _inspect(path, stopped_at - first_seen[path.name])
+        for path in sorted(out.glob("*.webm"))
+        if path.name in first_seen
+    ]
 
 
 def _inspect(path: Path, wall_s: float) -> FileStats:

@@ -61,7 +61,7 @@ class RoomClient:
                 message = await ws.receive()
                 if message.type is not aiohttp.WSMsgType.TEXT:
                     raise RuntimeError(f"the server closed the socket ({ws.close_code})")
-                reply = json.loads(message.data)
+                reply: dict[str, Any] = json.loads(message.data)
                 if reply.get("type") == "joined":
                     break
                 if reply.get("type") in ("error", "lobby_waiting"):

@@ -139,7 +139,6 @@ async def record(url: str, token: str, out: Path) -> list[TrackStats]:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    out.mkdir(parents=True, exist_ok=True)
     client = RoomClient(url)
     sinks: list[TranscodingSink] = []
 
@@ -164,6 +163,7 @@ def main() -> None:
     token = os.environ.get(TOKEN_ENV, "")
     if not token:
         parser.error(f"the join token must be in ${TOKEN_ENV}")
+    args.out.mkdir(parents=True, exist_ok=True)
     with loopback_ice():
         stats = asyncio.run(record(args.url, token, args.out))
     print(json.dumps({"tracks": [asdict(s) for s in stats]}), flush=True)

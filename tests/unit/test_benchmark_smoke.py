@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks import profile
+from benchmarks import profile, recorder_bench
 from benchmarks.loopback import loopback_ice
 from benchmarks.scenarios import CpuRow
 from benchmarks.sfu_bench import BEGIN, END, QUICK, render, run, write
@@ -69,3 +69,39 @@ def test_profile_parses_py_spy_raw_stacks() -> None:
     assert parsed.samples == 40
     assert parsed.self_top[0] == ("send (b.py:9)", 0.75)
     assert dict(parsed.inclusive_top)["loop (a.py:5)"] == 1.0
+
+
+async def test_quick_recorder_benchmark_measures_both_recorders(tmp_path: Path) -> None:
+    """python -m benchmarks.recorder_bench --quick: the real recorder worker and the
+    transcoding baseline each record the publisher's two tracks into decodable files, and
+    the report has both sides and their ratio."""
+    results = await recorder_bench.run(recorder_bench.QUICK, log=False)
+
+    assert [s.name for s in results.sides] == ["recorder", "transcoder"]
+    for side in results.sides:
+        assert side.exit_code == 0, side
+        assert side.recorder.cores > 0 and side.recorder.rss_bytes > 0
+        assert side.window_s > 0
+        assert [f.kind for f in side.files].count("video") == recorder_bench.QUICK.streams
+        assert [f.kind for f in side.files].count("audio") == recorder_bench.QUICK.streams
+        for file in side.files:
+            assert file.codec == ("vp8" if file.kind == "video" else "opus")
+            assert file.packets > 0 and file.wall_s > 0
+            assert file.decode_errors == 0
+    transcoder = results.sides[1]
+    assert [t["kind"] for t in transcoder.summary["tracks"]].count("video") == 1
+    assert results.ratio > 0 and results.ratio_at_30fps > 0
+
+    lines = recorder_bench.render(results, "python -m benchmarks.recorder_bench --quick")
+    text = "\n".join(lines)
+    assert "| recorder |" in text and "| transcoder |" in text
+    assert "Ratio transcoding / Sparkle recorder" in text and f"{results.ratio:.1f}x" in text
+
+    # --out adds (then replaces) the recorder section and leaves the SFU section alone.
+    out = tmp_path / "benchmarks.md"
+    out.write_text(f"# Benchmarks\n\n{BEGIN}\nsfu\n{END}\n")
+    recorder_bench.write(out, lines)
+    recorder_bench.write(out, lines)
+    written = out.read_text()
+    assert written.count(recorder_bench.BEGIN) == 1 and written.count("## Recorder") == 1
+    assert f"{BEGIN}\nsfu\n{END}" in written
