@@ -8,6 +8,15 @@ process listings and logs. Exit codes: 0 done (the recording stopped, the server
 ``bye``, the socket closed, or SIGTERM/SIGINT), 1 the output could not be written, 2 bad
 arguments, 3 could not join (the reason is printed, never the token), 4 the recording
 never reached "recording" within ``--start-timeout``.
+
+    SPARKLE_API_KEY=... SPARKLE_API_SECRET=... python -m recorder --pool \\
+        --url http://sparkle.example:8080 --work-dir DIR [--rtc-address ADDRESS]
+
+runs a pool worker instead (recorder/pool.py): for a server with ``recorder_workers =
+"remote"``, it claims recordings one at a time, records each into ``DIR/<recording id>``,
+uploads the files and reports the end, until SIGTERM/SIGINT (the recording under way is
+finished and uploaded first). Exit codes: 0 stopped, 2 bad arguments, 3 the API key was
+refused.
 """
 
 from __future__ import annotations
@@ -23,9 +32,56 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .pool import PoolOptions, run_pool
 from .worker import ExitCode, RecorderOptions, run
 
 TOKEN_ENV = "SPARKLE_RECORDER_TOKEN"
+KEY_ENV, SECRET_ENV = "SPARKLE_API_KEY", "SPARKLE_API_SECRET"
+
+
+def parse_pool_args(argv: Sequence[str], environ: dict[str, str]) -> PoolOptions:
+    """Options of ``--pool`` mode; exits with 2 (argparse) on bad arguments."""
+    parser = argparse.ArgumentParser(
+        prog="python -m recorder --pool",
+        description=f"Record the recordings a Sparkle server (recorder_workers = remote) "
+        f"hands out. The API key pair is read from ${KEY_ENV} and ${SECRET_ENV}.",
+    )
+    parser.add_argument("--pool", action="store_true", required=True)
+    parser.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--work-dir", required=True, type=Path, help="where recordings go")
+    parser.add_argument("--rtc-address", action="append", default=[], metavar="ADDRESS")
+    parser.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS")
+    parser.add_argument("--join-timeout", type=float, default=10.0, metavar="SECONDS")
+    parser.add_argument("--start-timeout", type=float, default=60.0, metavar="SECONDS")
+    parser.add_argument(
+        "--keep-files", action="store_true", help="keep local copies after a complete upload"
+    )
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    url = urlsplit(args.url)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        parser.error(f"--url must be http(s)://host[:port], got {args.url!r}")
+    for seconds in ("poll_interval", "join_timeout", "start_timeout"):
+        if not 0 < getattr(args, seconds) <= 86400:
+            parser.error(f"--{seconds.replace('_', '-')} must be in (0, 86400]")
+    if args.work_dir.exists() and not args.work_dir.is_dir():
+        parser.error(f"--work-dir {args.work_dir} exists and is not a directory")
+    key, secret = environ.get(KEY_ENV, "").strip(), environ.get(SECRET_ENV, "").strip()
+    if not (key and secret):
+        parser.error(f"the API key pair must be in {KEY_ENV} and {SECRET_ENV}")
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO)
+    return PoolOptions(
+        url=args.url,
+        work_dir=args.work_dir,
+        api_key=key,
+        api_secret=secret,
+        rtc_addresses=tuple(args.rtc_address),
+        poll_interval_s=args.poll_interval,
+        join_timeout_s=args.join_timeout,
+        start_timeout_s=args.start_timeout,
+        keep_files=args.keep_files,
+    )
 
 
 def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> RecorderOptions:
@@ -90,12 +146,14 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> RecorderO
     )
 
 
-async def _main(options: RecorderOptions) -> int:
+async def _main(options: RecorderOptions | PoolOptions) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
+        if isinstance(options, PoolOptions):
+            return await run_pool(options, stop)
         return await run(options, stop)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -104,7 +162,17 @@ async def _main(options: RecorderOptions) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_args(argv, dict(os.environ))
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--pool" in args:
+        pool = parse_pool_args(args, dict(os.environ))
+        try:
+            pool.work_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            message = f"sparkle-recorder: cannot create {pool.work_dir}: {exc.strerror}"
+            print(message, file=sys.stderr)
+            return ExitCode.BAD_ARGUMENTS
+        return asyncio.run(_main(pool))
+    options = parse_args(args, dict(os.environ))
     try:
         options.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

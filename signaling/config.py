@@ -170,6 +170,28 @@ class Config:
         "How long a stopped recording's worker may take to close its files before it is "
         "terminated; closing writes cues and takes well under a second.",
     )
+    recorder_workers: str = _s(
+        "local",
+        "local: the server starts one recorder process per recording on this machine. "
+        "remote: it starts none; a recording waits for a pool worker (python -m recorder "
+        "--pool, on any machine with the API key) to claim it and upload its files.",
+    )
+    recorder_join_timeout_s: float = _s(
+        30.0,
+        "remote: a recording no worker claims within this fails; a claimed one whose worker "
+        "has not joined the room by then is offered again (twice at most, then fails). A "
+        "worker joins within a few seconds of its claim.",
+    )
+    recorder_upload_timeout_s: float = _s(
+        300.0,
+        "remote: after a stop (plus recorder_stop_timeout_s), how long the worker may take to "
+        "upload its files and report the end before the recording is closed with an error. "
+        "An hour of 1 Mbit/s video is ~450 MB: seconds on a LAN.",
+    )
+    recorder_upload_max_bytes: int = _s(
+        16 * 1024**3,
+        "remote: the largest file a worker may upload (a 1 Mbit/s track for 24 h is ~11 GB).",
+    )
     # --- media plane --------------------------------------------------------------------
     rtc_listen_addresses: str = _s(
         "127.0.0.1",
@@ -355,6 +377,9 @@ def validate(config: Config) -> None:
         "chat_files_per_minute",
         "recording_retention_days",
         "recorder_stop_timeout_s",
+        "recorder_join_timeout_s",
+        "recorder_upload_timeout_s",
+        "recorder_upload_max_bytes",
     )
     for name in positive:
         if getattr(config, name) <= 0:
@@ -384,6 +409,10 @@ def validate(config: Config) -> None:
         raise ConfigError("setting 'rtc_announced_address' takes one address")
     if config.log_level not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"log_level {config.log_level!r} is not one of debug/info/warning/error")
+    if config.recorder_workers not in ("local", "remote"):
+        raise ConfigError(
+            f"recorder_workers {config.recorder_workers!r} is not one of local/remote"
+        )
     if config.log_format not in ("text", "json"):
         raise ConfigError(f"log_format {config.log_format!r} is not one of text/json")
     if config.api_secret:

@@ -383,6 +383,7 @@ def _paths() -> dict[str, Any]:
         },
         **_file_paths(),
         **_recording_paths(),
+        **_recorder_paths(),
         "/api/v1/meetings": {
             "post": {
                 "summary": "Start a meeting: a new room and its host token (no API key)",
@@ -633,6 +634,96 @@ def _recording_paths() -> dict[str, Any]:
                     "206": {"description": "The requested range (RFC 9110 section 14)"},
                     "416": {"description": "The range is outside the file"},
                     **denied,
+                },
+            },
+            "put": _upload_operation(),
+        },
+    }
+
+
+def _upload_operation() -> dict[str, Any]:
+    """A remote recorder's upload (signaling/recorder_jobs_api.py)."""
+    return {
+        "summary": "Upload one file a remote recorder wrote (recorder_workers = remote)",
+        "description": "The raw bytes, streamed; stored under a temporary name and renamed "
+        "when complete. Only while a pool worker holds the recording's job. An existing file "
+        "of that name is replaced.",
+        "security": [{"apiKey": []}],
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+        },
+        "responses": {
+            "201": _json(
+                {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "size": {"type": "integer"}},
+                },
+                "Stored",
+            ),
+            "400": _error("Not a recording file name (`bad_message`)."),
+            **_unauth(),
+            "404": _error("No such recording (`not_found`)."),
+            "409": _error("No pool worker holds this recording (`conflict`)."),
+            "413": _error("Over recorder_upload_max_bytes (`file_too_large`)."),
+            "507": _error("The recordings disk is (nearly) full (`storage_full`)."),
+        },
+    }
+
+
+def _recorder_paths() -> dict[str, Any]:
+    """The recorder pool (signaling/recorder_jobs_api.py): API key only."""
+    key: list[dict[str, list[str]]] = [{"apiKey": []}]
+    return {
+        "/api/v1/recorder/jobs/claim": {
+            "post": {
+                "summary": "A pool worker claims the oldest recording waiting for one",
+                "description": "recorder_workers = remote. Of workers claiming at once, "
+                "exactly one gets a job. The token (recorder grant) is for the worker's join.",
+                "security": key,
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["recording_id", "room", "token"],
+                            "properties": {
+                                "recording_id": {"type": "string"},
+                                "room": {"type": "string"},
+                                "token": {"type": "string"},
+                            },
+                        },
+                        "The job",
+                    ),
+                    "204": {"description": "Nothing to record"},
+                    **_unauth(),
+                },
+            },
+        },
+        "/api/v1/recorder/jobs/{id}/done": {
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "post": {
+                "summary": "The worker finished and uploaded its files; the recording closes",
+                "security": key,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["exit_code"],
+                        "properties": {
+                            "exit_code": {"type": "integer", "minimum": 0, "maximum": 255},
+                            "error": {"type": "string", "maxLength": 500},
+                        },
+                    },
+                    required=True,
+                ),
+                "responses": {
+                    "204": {"description": "Recorded"},
+                    **_bad(),
+                    **_unauth(),
+                    "404": _error("No job for this recording (`not_found`)."),
+                    "409": _error("The job is not held by a worker (`conflict`)."),
                 },
             },
         },

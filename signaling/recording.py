@@ -13,6 +13,10 @@ playable (recorder/track_writer.py), the room is told, and ``sparkle_recorder_er
 counts it. While anything records, the free disk is watched: below half of
 ``recording_min_free_bytes`` the recording is stopped cleanly rather than left to hit a full
 disk.
+
+With ``recorder_workers = "remote"`` the server starts no process: the recording becomes a
+job that a pool worker (``python -m recorder --pool``, any machine) claims, records, uploads
+and reports (signaling/recorder_pool.py, signaling/recorder_jobs_api.py).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from signaling.config import Config
 from signaling.errors import ErrorCode, SparkleError
 from signaling.metrics import Metrics
 from signaling.password import PasswordAttempts
+from signaling.recorder_pool import RecorderPool, RemoteJob
 from signaling.recording_export import ExportJobs
 from signaling.recording_links import RecordingLinks
 from signaling.recording_store import RecordingRecord, RecordingStore
@@ -65,6 +70,7 @@ class LiveRecording:
     state: str = "recording"  # recording | paused | stopped | failed
     process: asyncio.subprocess.Process | None = None
     watcher: asyncio.Task[None] | None = None
+    job: RemoteJob | None = None  # recorder_workers = "remote": the pool's job instead
     error: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -89,6 +95,7 @@ class RecordingService:
         self._records = RecordingStore(store)
         self.links = RecordingLinks(store, attempts, clock)
         self.exports = ExportJobs()
+        self.pool = RecorderPool()
         self._tokens = tokens
         self._metrics = metrics
         self._rooms = rooms
@@ -140,6 +147,10 @@ class RecordingService:
             )
         )
         self._live[room.name] = live
+        if self._config.recorder_workers == "remote":
+            live.job = self.pool.add(live.id, live.room, live.folder)
+            live.watcher = asyncio.create_task(self._watch_remote(live))
+            return self._started(live)
         try:
             live.process = await self._spawn(live)
         except OSError as exc:
@@ -151,21 +162,36 @@ class RecordingService:
                 ErrorCode.INTERNAL_ERROR, "the recorder could not be started"
             ) from None
         live.watcher = asyncio.create_task(self._watch(live))
+        return self._started(live)
+
+    def _started(self, live: LiveRecording) -> LiveRecording:
         self._metrics.set_recordings_active(len(self._live))
         if self._monitor is None or self._monitor.done():
             self._monitor = asyncio.create_task(self._watch_disk())
-        log.info("room %s: recording %s started", room.name, recording_id)
+        log.info("room %s: recording %s started", live.room, live.id)
         self._announce(live)
         return live
 
-    async def _spawn(self, live: LiveRecording) -> asyncio.subprocess.Process:
-        token = self._tokens.mint(
-            live.room,
-            "recorder-" + live.id,
+    def _worker_token(self, room: str, recording_id: str) -> str:
+        return self._tokens.mint(
+            room,
+            "recorder-" + recording_id,
             "Recorder",
             Grants.recording_worker(),
             WORKER_TOKEN_TTL_S,
         )
+
+    def claim_remote(self) -> tuple[RemoteJob, str] | None:
+        """For a pool worker: the oldest waiting recording and a fresh join token for it.
+        Synchronous, so two claims never get the same job (see RecorderPool.claim)."""
+        job = self.pool.claim()
+        if job is None:
+            return None
+        log.info("room %s: recording %s claimed by a remote worker", job.room, job.recording_id)
+        return job, self._worker_token(job.room, job.recording_id)
+
+    async def _spawn(self, live: LiveRecording) -> asyncio.subprocess.Process:
+        token = self._worker_token(live.room, live.id)
         env = {**os.environ, "SPARKLE_RECORDER_TOKEN": token}
         # The worker gathers ICE candidates on the addresses the media plane listens on
         # (aioice skips 127.0.0.1 unless asked: a loopback-only deployment would otherwise
@@ -215,6 +241,7 @@ class RecordingService:
         if live is not None and live.state in ("recording", "paused"):
             live.state = "stopped"
             self._records.set_state(live.id, "stopped")
+            self.pool.cancel(live.id)
             self._announce(live)
         return live
 
@@ -233,6 +260,10 @@ class RecordingService:
 
     async def _wait_worker(self, live: LiveRecording, grace_s: float) -> None:
         process, watcher = live.process, live.watcher
+        if live.job is not None and watcher is not None:
+            # A remote worker cannot be signalled: _watch_remote bounds the wait itself.
+            await asyncio.wait({watcher}, timeout=grace_s + self._upload_s() + 1.0)
+            return
         if process is None or watcher is None:
             return
         done, _ = await asyncio.wait({watcher}, timeout=grace_s)
@@ -254,6 +285,41 @@ class RecordingService:
             self._metrics.count_recorder_error()
             live.error = f"the recorder exited with code {code}"
             log.error("room %s: recording %s: %s", live.room, live.id, live.error)
+            if live.state != "stopped":
+                live.state = "failed"
+                self._announce(live)
+        self._finish(live, size=_folder_size(live.folder))
+
+    def _upload_s(self) -> float:
+        return self._config.recorder_upload_timeout_s
+
+    def _worker_present(self, live: LiveRecording) -> bool:
+        room = self._rooms(live.room)
+        identity = "recorder-" + live.id
+        return room is not None and any(p.identity == identity for p in room.participants.values())
+
+    async def _watch_remote(self, live: LiveRecording) -> None:
+        job = live.job
+        assert job is not None
+        config = self._config
+        try:
+            error = await self.pool.follow(
+                job,
+                present=lambda: self._worker_present(live),
+                stopped=lambda: live.state == "stopped",
+                join_s=config.recorder_join_timeout_s,
+                stop_s=config.recorder_stop_timeout_s,
+                upload_s=config.recorder_upload_timeout_s,
+            )
+        finally:
+            # Late uploads and reports for this recording are refused from now on.
+            self.pool.remove(live.id)
+        if error is None and live.state != "stopped":
+            error = "the remote recorder ended before the recording was stopped"
+        if error is not None:
+            self._metrics.count_recorder_error()
+            live.error = live.error or error
+            log.error("room %s: recording %s: %s", live.room, live.id, error)
             if live.state != "stopped":
                 live.state = "failed"
                 self._announce(live)
@@ -347,7 +413,19 @@ class RecordingService:
         lives = list(self._live.values())
         for live in lives:
             live.state = "stopped"
+            self.pool.cancel(live.id)
         for live in lives:
+            if live.job is not None and live.watcher is not None:
+                # The HTTP server no longer takes uploads: what the remote worker recorded
+                # stays in its work directory.
+                live.watcher.cancel()
+                await asyncio.gather(live.watcher, return_exceptions=True)
+                if not live.done.is_set():
+                    live.error = live.error or (
+                        "interrupted: the server stopped before the remote recorder uploaded"
+                    )
+                    self._finish(live, size=_folder_size(live.folder))
+                continue
             await self._wait_worker(live, self._config.recorder_stop_timeout_s)
         await self.exports.close()
         for task in (self._monitor, self._retention):

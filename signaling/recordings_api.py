@@ -12,33 +12,21 @@ only; anything else is ``not_found``.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from signaling import recording_links
+from signaling import recorder_jobs_api, recording_links
 from signaling.api import PREFIX, base_url, require_api_key
 from signaling.appkeys import ROOMS
 from signaling.commands import MAX_PASSWORD_LENGTH
 from signaling.errors import ErrorCode, SparkleError
 from signaling.recording_export import LAYOUTS
+from signaling.recording_files import CONTENT_TYPES, FILE_NAME, SUFFIXES
 from signaling.recording_store import RecordingRecord
 from signaling.registry import RoomRegistry
 from signaling.request_body import read_object
-
-# What the recorder writes (recorder/): track files, its manifest and its log.
-_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_SUFFIXES = {".webm", ".mkv", ".ogg", ".jsonl", ".log", ".mp4"}
-_CONTENT_TYPES = {
-    ".webm": "video/webm",
-    ".mkv": "video/x-matroska",
-    ".ogg": "audio/ogg",
-    ".mp4": "video/mp4",
-    ".jsonl": "application/x-ndjson",
-    ".log": "text/plain; charset=utf-8",
-}
 
 
 def setup(app: web.Application) -> None:
@@ -50,6 +38,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post(f"{PREFIX}/rooms/{{name}}/recording", control_recording)
     app.router.add_post(f"{PREFIX}/recordings/{{id}}/export", start_export)
     app.router.add_get(f"{PREFIX}/recordings/{{id}}/export", export_status)
+    recorder_jobs_api.setup(app)
 
 
 def _authorize(request: web.Request, room: str) -> None:
@@ -100,7 +89,7 @@ def _files(record: RecordingRecord) -> list[dict[str, Any]]:
     except OSError:
         return out
     for path in entries:
-        if path.is_file() and _FILE_NAME.fullmatch(path.name) and path.suffix in _SUFFIXES:
+        if path.is_file() and FILE_NAME.fullmatch(path.name) and path.suffix in SUFFIXES:
             out.append({"name": path.name, "size": path.stat().st_size})
     return out
 
@@ -134,12 +123,12 @@ async def download_file(request: web.Request) -> web.StreamResponse:
     _registry, record = await _recording(request)
     name = request.match_info["file"]
     path = Path(record.folder) / name
-    if not (_FILE_NAME.fullmatch(name) and path.suffix in _SUFFIXES and path.is_file()):
+    if not (FILE_NAME.fullmatch(name) and path.suffix in SUFFIXES and path.is_file()):
         raise SparkleError(ErrorCode.NOT_FOUND, "no such file in this recording")
     return web.FileResponse(
         path,
         headers={
-            "Content-Type": _CONTENT_TYPES[path.suffix],
+            "Content-Type": CONTENT_TYPES[path.suffix],
             "Content-Disposition": f'attachment; filename="{name}"',
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, no-store",

@@ -387,6 +387,21 @@ async def test_a_cancelled_export_leaves_no_file(tmp_path: Path) -> None:
         make_recording, tmp_path / "rec", [Person("ann", RED, 440.0)], duration=6.0
     )
     out = tmp_path / "out.mp4"
-    code, lines = await _cli("--folder", str(folder), "--out", str(out), cancel_after_progress=True)
+    # A heavy output (1080p, 30 fps) keeps the export running for seconds, far longer than
+    # the test takes to read the first progress line and signal: a light one could finish
+    # first on a fast machine (seen in CI: exit 0 instead of 4).
+    code, lines = await _cli(
+        "--folder",
+        str(folder),
+        "--out",
+        str(out),
+        "--width",
+        "1920",
+        "--height",
+        "1080",
+        "--fps",
+        "30",
+        cancel_after_progress=True,
+    )
     assert code == 4 and lines[-1]["exit"] == 4
     assert await asyncio.to_thread(lambda: sorted(p.name for p in tmp_path.iterdir())) == ["rec"]
