@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("RTCRtpReceiver", "_RTCRtpReceiver__decoder_queue"),
     ("RTCRtpReceiver", "_RTCRtpReceiver__timestamp_mapper"),
+    ("RTCRtpReceiver", "_RTCRtpReceiver__remote_bitrate_estimator"),
     ("RTCRtpReceiver", "_handle_rtcp_packet"),
     ("RTCRtpReceiver", "_send_rtcp_pli"),
     ("RTCIceGatherer", "_connection"),
@@ -103,6 +104,11 @@ class FrameTap:
         r: Any = receiver
         r._RTCRtpReceiver__decoder_queue = self.queue
         r._RTCRtpReceiver__timestamp_mapper = IdentityTimestamps()
+        # No REMB from a recorder: its bandwidth estimate (Python, per video packet, aiortc
+        # rate/remote_bitrate_estimator) steers nothing, since the SFU forwards what the
+        # publisher sends whatever a subscriber estimates; it was the biggest per-packet cost
+        # left on the recorder's receive path.
+        r._RTCRtpReceiver__remote_bitrate_estimator = None
         original_rtcp = receiver._handle_rtcp_packet
 
         async def handle_rtcp(packet: Any) -> None:

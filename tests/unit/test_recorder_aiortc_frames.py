@@ -112,6 +112,8 @@ async def test_frames_reach_the_sink_undecoded_with_raw_timestamps() -> None:
             await receiver._handle_rtp_packet(_vp8_packet(seq, stamp, bytes([seq]) * 5), 0)
         assert frames == [("VP8", bytes([i]) * 5, stamps[i]) for i in range(3)]
         assert receiver.track._queue.qsize() == 0  # nothing was decoded
+        # No bandwidth estimation on the recorder's video receivers (nothing it steers).
+        assert receiver._RTCRtpReceiver__remote_bitrate_estimator is None
         assert tap.media_ssrc() == 1234
         # A sink that raises is contained (the transport's receive loop must survive).
         tap.queue._on_frame = lambda codec, data, ts: 1 / 0
