@@ -11,14 +11,16 @@ It follows the room's recording (``joined.recording``, then ``recording`` messag
 own recording id): it writes while the state is "recording", drops frames while "paused",
 and finishes on "stopped", on ``bye``, when the socket closes, or when ``stop`` is set
 (SIGTERM, see __main__.py): every file closed, ``end`` in the manifest, ``leave`` sent.
+
+The socket and its request/reply ids are recorder/signal_client.py's, the peer connection,
+its slots and renegotiation recorder/receive_peer.py's; this module is the session that
+ties them to the roster, the recording state and one TrackRecording per track.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
-import json
 import logging
 import re
 import sys
@@ -29,37 +31,23 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiortc import (
-    RTCBundlePolicy,
-    RTCConfiguration,
-    RTCPeerConnection,
-    RTCRtpTransceiver,
-    RTCSessionDescription,
-)
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from .aiortc_frames import FrameTap, bind_ice
 from .manifest import ManifestError, RecordingManifest
+from .receive_peer import ReceivePeer, Slot
 from .roster import Roster
+from .signal_client import JoinFailed, SignalClient, ws_url
 from .track_recording import SenderReport, TrackRecording
+
+__all__ = ["ExitCode", "JoinFailed", "RecorderOptions", "RecorderWorker", "run"]
 
 logger = logging.getLogger(__name__)
 
-WS_PATH = "/api/v1/ws"
-NAME = "Recorder"
-PROTOCOL_VERSION = 1
 # Each recorded codec and the container its file gets (the TrackWriter picks the muxer from
 # the suffix): WebM for VP8 and Opus, Matroska for H.264 (WebM allows only VP8/VP9/AV1).
 # Not Ogg for Opus: as written by TrackWriter (PyAV 18.1), a gap in an Ogg file reads back
 # as a run of 120 ms steps, so a pause would shift everything after it; WebM keeps it.
 SUFFIXES = {"vp8": ".webm", "h264": ".mkv", "opus": ".webm"}
-# The server pings every 15 s (docs/protocol.md "Limits"); ours notices a vanished server.
-HEARTBEAT_S = 15.0
-# How long an offer may wait for its answer, and ``leave`` for the server's ``bye``.
-ANSWER_TIMEOUT_S = 10.0
-LEAVE_TIMEOUT_S = 2.0
-# At most one keyframe request per video slot in this interval (the SFU rate-limits too).
-KEYFRAME_REQUEST_INTERVAL_S = 1.0
 # Characters kept from server-given ids in file names (never a path separator or "..").
 UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -70,10 +58,6 @@ class ExitCode(enum.IntEnum):
     BAD_ARGUMENTS = 2
     JOIN_FAILED = 3
     NOT_STARTED = 4  # the recording never reached "recording" within start_timeout_s
-
-
-class JoinFailed(Exception):
-    """The worker could not join the room (the message never contains the token)."""
 
 
 @dataclass(frozen=True)
@@ -92,16 +76,6 @@ class RecorderOptions:
         return f"RecorderOptions(url={self.url!r}, room={self.room!r}, id={self.recording_id!r})"
 
 
-@dataclass
-class Slot:
-    """One receive transceiver."""
-
-    transceiver: RTCRtpTransceiver
-    tap: FrameTap
-    report: SenderReport | None = None  # the last RTCP sender report on this slot
-    last_keyframe_request: float = 0.0
-
-
 class RecorderWorker:
     def __init__(self, options: RecorderOptions, stop: asyncio.Event) -> None:
         self.options = options
@@ -110,20 +84,13 @@ class RecorderWorker:
         self.state = "waiting"  # or starting, recording, paused, stopped
         self.recordings: dict[str, TrackRecording] = {}  # track sid -> its file
         self.ended: set[str] = set()  # track sids whose file is closed
-        self.mids: dict[str, str] = {}  # receive mid -> track sid (last answer)
-        self.slots: list[Slot] = []
         self.manifest: RecordingManifest | None = None
         self.finish_reason = ""
         self._finished = asyncio.Event()
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
-        self._pc = RTCPeerConnection(
-            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        self.signal = SignalClient(options.token)
+        self.peer = ReceivePeer(
+            options.rtc_addresses, self.signal.request, self._on_frame, self._on_report
         )
-        self._wanted = {"audio": 0, "video": 0}
-        self._offer_lock = asyncio.Lock()
-        self._offer_pending = False
-        self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._next_id = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._names: set[str] = set()
         self._pause_listed = False  # a pause is in the manifest and not yet resumed
@@ -132,24 +99,21 @@ class RecorderWorker:
 
     async def run(self) -> int:
         options = self.options
-        url = options.url.rstrip("/").replace("http", "ws", 1) + WS_PATH
+        url = ws_url(options.url)
         timeout = aiohttp.ClientTimeout(total=None, connect=options.join_timeout_s)
         try:
             async with aiohttp.ClientSession(timeout=timeout) as http:
                 try:
                     return await self._session(http, url)
                 finally:
-                    ws = self._ws
-                    if ws is not None and not ws.closed:  # e.g. the join was refused
-                        with contextlib.suppress(Exception):
-                            await asyncio.wait_for(ws.close(), LEAVE_TIMEOUT_S)
+                    await self.signal.close()  # still open if e.g. the join was refused
         finally:
-            await self._pc.close()  # idempotent
+            await self.peer.close()
 
     async def _session(self, http: aiohttp.ClientSession, url: str) -> int:
         seconds = self.options.join_timeout_s
         try:
-            joined = await asyncio.wait_for(self._join(http, url), seconds)
+            joined = await asyncio.wait_for(self.signal.join(http, url), seconds)
         except (aiohttp.ClientError, OSError) as exc:
             raise JoinFailed(f"cannot connect to {url}: {type(exc).__name__}") from None
         except TimeoutError:
@@ -158,25 +122,6 @@ class RecorderWorker:
             return await self._record(joined)
         finally:
             await self._shutdown()
-
-    async def _join(self, http: aiohttp.ClientSession, url: str) -> dict[str, Any]:
-        self._ws = ws = await http.ws_connect(url, heartbeat=HEARTBEAT_S, autoclose=True)
-        # Hidden: the name is never shown, but a room with ``require_name`` wants one.
-        join = {"type": "join", "v": PROTOCOL_VERSION, "token": self.options.token, "name": NAME}
-        await ws.send_str(json.dumps(join))
-        while True:
-            message = await ws.receive()
-            if message.type is not aiohttp.WSMsgType.TEXT:
-                raise JoinFailed(f"the server closed the socket ({ws.close_code})")
-            reply = _parse(message.data)
-            kind = reply.get("type")
-            if kind == "joined":
-                return reply
-            if kind == "error":
-                code, text = reply.get("code"), reply.get("message")
-                raise JoinFailed(f"join refused: {code}: {text}")
-            if kind == "lobby_waiting":  # hidden participants skip the lobby: not our token
-                raise JoinFailed("join refused: the token is not a recorder's (lobby)")
 
     async def _record(self, joined: dict[str, Any]) -> int:
         options = self.options
@@ -192,7 +137,7 @@ class RecorderWorker:
             self._set_state("recording")
         else:
             self._on_recording(recording)
-        self._renegotiate(self.roster.slots_needed())
+        self.peer.renegotiate(self.roster.slots_needed())
         reader = self._spawn(self._read())
         stopping = asyncio.ensure_future(self.stop.wait())
         finished = asyncio.ensure_future(self._finished.wait())
@@ -230,55 +175,36 @@ class RecorderWorker:
             except (OSError, ManifestError):
                 logger.exception("writing the end of the manifest failed")
             self.manifest.close()
+        await self.peer.cancel_tasks()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        ws = self._ws
-        if ws is not None and not ws.closed:
-            with contextlib.suppress(Exception):
-                await ws.send_str(json.dumps({"type": "leave"}))
-                # The server answers ``bye`` and closes; don't wait for it long.
-                async with asyncio.timeout(LEAVE_TIMEOUT_S):
-                    async for _ in ws:
-                        pass
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), LEAVE_TIMEOUT_S)
-        await self._pc.close()
+        await self.signal.leave()
+        await self.peer.close()
 
     # --- signalling -----------------------------------------------------------------------
 
     async def _read(self) -> None:
-        ws = self._ws
-        assert ws is not None
         try:
-            async for message in ws:
-                if message.type is not aiohttp.WSMsgType.TEXT:
-                    continue
-                try:
-                    self.handle_message(_parse(message.data))
-                except Exception:
-                    logger.exception("handling a server message failed")
-                if self._finished.is_set():
-                    return
+            await self.signal.read(self._handle_safely, self._finished.is_set)
         finally:
-            for future in self._replies.values():
-                if not future.done():
-                    future.set_exception(ConnectionError("the socket closed"))
             self._finish(self.finish_reason or "socket closed")
+
+    def _handle_safely(self, message: dict[str, Any]) -> None:
+        try:
+            self.handle_message(message)
+        except Exception:
+            logger.exception("handling a server message failed")
 
     def handle_message(self, message: dict[str, Any]) -> None:
         """Apply one server message (public: a test can play the server's part)."""
-        kind = message.get("type")
-        reply_to = message.get("id")
-        if isinstance(reply_to, str) and reply_to in self._replies:
-            future = self._replies.pop(reply_to)
-            if not future.done():
-                future.set_result(message)
+        if self.signal.settle_reply(message):
             return
+        kind = message.get("type")
         if kind == "renegotiate":
             recv = message.get("recv")
             if isinstance(recv, dict):
-                self._renegotiate(recv)
+                self.peer.renegotiate(recv)
         elif kind == "recording":
             self._on_recording(message.get("recording"))
         elif kind == "track_published":
@@ -296,19 +222,6 @@ class RecorderWorker:
             self._finish(f"bye ({message.get('reason')})")
         elif kind == "error":
             logger.warning("server error %s: %s", message.get("code"), message.get("message"))
-
-    async def _request(self, type_: str, **fields: Any) -> dict[str, Any]:
-        ws = self._ws
-        assert ws is not None
-        self._next_id += 1
-        request_id = f"rec-{self._next_id}"
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._replies[request_id] = future
-        try:
-            await ws.send_str(json.dumps({"type": type_, "id": request_id, **fields}))
-            return await asyncio.wait_for(future, ANSWER_TIMEOUT_S)
-        finally:
-            self._replies.pop(request_id, None)
 
     # --- recording state ------------------------------------------------------------------
 
@@ -334,70 +247,9 @@ class RecorderWorker:
             self._pause_listed = False
             assert self.manifest is not None
             self.manifest.resume(at=now)
-            for slot in self.slots:
-                if slot.transceiver.kind == "video":
-                    self._request_keyframe(slot)
+            self.peer.request_video_keyframes()
         elif state == "stopped":
             self._finish("recording stopped")
-
-    # --- negotiation ----------------------------------------------------------------------
-
-    def _renegotiate(self, recv: dict[str, Any]) -> None:
-        for kind in ("audio", "video"):
-            count = recv.get(kind)
-            if isinstance(count, int) and 0 <= count <= 64:
-                self._wanted[kind] = max(self._wanted[kind], count)
-        self._spawn(self._negotiate())
-
-    async def _negotiate(self) -> None:
-        if self._offer_lock.locked():
-            self._offer_pending = True  # one offer in flight; go again after its answer
-            return
-        async with self._offer_lock:
-            while True:
-                self._offer_pending = False
-                try:
-                    await self._offer_once()
-                except Exception:
-                    logger.exception("negotiation failed")
-                if not self._offer_pending:
-                    return
-
-    async def _offer_once(self) -> None:
-        pc = self._pc
-        for kind in ("audio", "video"):
-            have = sum(1 for slot in self.slots if slot.transceiver.kind == kind)
-            for _ in range(self._wanted[kind] - have):
-                self._add_slot(pc.addTransceiver(kind, direction="recvonly"))
-        if not self.slots:
-            return  # nothing to receive yet: the server asks (renegotiate) when there is
-        bind_ice(pc, self.options.rtc_addresses)
-        await pc.setLocalDescription(await pc.createOffer())
-        reply = await self._request("offer", sdp=pc.localDescription.sdp, tracks=[])
-        if reply.get("type") != "answer":
-            raise RuntimeError(f"offer refused: {reply.get('code')}: {reply.get('message')}")
-        mids = reply.get("mids")
-        if isinstance(mids, dict):
-            # Before applying the answer: the SFU may start a new slot's media (led by the
-            # keyframe it waited for) as soon as the answer is out.
-            self.mids = {str(m): str(s) for m, s in mids.items()}
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
-
-    def _add_slot(self, transceiver: RTCRtpTransceiver) -> None:
-        slot: Slot
-
-        def on_frame(codec: RTCRtpCodecParameters, data: bytes, timestamp: int) -> None:
-            self._on_frame(slot, codec, data, timestamp)
-
-        def on_report(ssrc: int, ntp: int, rtp: int) -> None:
-            slot.report = SenderReport(ntp, rtp)
-            sid = self.mids.get(transceiver.mid or "")
-            recording = self.recordings.get(sid or "")
-            if recording is not None:
-                recording.on_report(slot.report)
-
-        slot = Slot(transceiver, FrameTap(transceiver.receiver, on_frame, on_report))
-        self.slots.append(slot)
 
     # --- frames ---------------------------------------------------------------------------
 
@@ -406,7 +258,7 @@ class RecorderWorker:
     ) -> None:
         if self.state != "recording":
             return
-        sid = self.mids.get(slot.transceiver.mid or "")
+        sid = self.peer.track_sid(slot)
         if sid is None or sid in self.ended:
             return
         name = codec.name.lower()
@@ -419,7 +271,12 @@ class RecorderWorker:
             if recording is None:
                 return
         if not recording.write(data, timestamp, slot.report):
-            self._request_keyframe(slot)
+            self.peer.request_keyframe(slot)
+
+    def _on_report(self, slot: Slot, report: SenderReport) -> None:
+        recording = self.recordings.get(self.peer.track_sid(slot) or "")
+        if recording is not None:
+            recording.on_report(report)
 
     def _open(self, sid: str, codec: str, clock_rate: int) -> TrackRecording | None:
         track = self.roster.tracks.get(sid)
@@ -450,33 +307,16 @@ class RecorderWorker:
             self.ended.add(sid)
         if recording is None:
             return
-        report = next(
-            (s.report for s in self.slots if self.mids.get(s.transceiver.mid or "") == sid), None
-        )
         try:
-            recording.close(report)
+            recording.close(self.peer.report_for(sid))
         except Exception:
             logger.exception("closing %s failed", recording.path)
-
-    def _request_keyframe(self, slot: Slot) -> None:
-        now = time.monotonic()
-        if now - slot.last_keyframe_request >= KEYFRAME_REQUEST_INTERVAL_S:
-            slot.last_keyframe_request = now
-            self._spawn(slot.tap.request_keyframe())
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-
-def _parse(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _safe(text: str) -> str:
