@@ -35,6 +35,7 @@ from signaling.appkeys import TOKENS
 from signaling.config import load
 from signaling.tokens import Grants
 
+from . import report
 from .recording_side import SideResult, measure_side
 from .sfu_bench import machine
 
@@ -268,15 +269,7 @@ def render(results: Results, command: str) -> list[str]:
 
 
 def write(path: Path, section: list[str]) -> None:
-    block = "\n".join([BEGIN, *section, END])
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n## Recorder\n\n" + block + "\n"
-    path.write_text(text)
+    report.replace_section(path, section, BEGIN, END, "Recorder")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from .profile import Profile
 from .scenarios import CpuRow, RateRow, best_rate
@@ -241,3 +242,17 @@ def profile_lines(sampled: Profile, rate: RateRow | None) -> list[str]:
     lines += [f"{share * 100:5.1f}% {frame}" for frame, share in sampled.inclusive_top]
     lines.append("```")
     return lines
+
+
+def replace_section(path: Path, section: list[str], begin: str, end: str, heading: str) -> None:
+    """Put ``section`` between the ``begin`` and ``end`` markers of ``path``, or append it
+    under ``## heading`` when the file has no such markers yet (every other part stays)."""
+    block = "\n".join([begin, *section, end])
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + f"\n\n## {heading}\n\n" + block + "\n"
+    path.write_text(text)

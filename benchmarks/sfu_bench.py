@@ -197,15 +197,7 @@ def render(results: Results, command: str) -> list[str]:
 
 
 def write(path: Path, section: list[str]) -> None:
-    block = "\n".join([BEGIN, *section, END])
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n## Results\n\n" + block + "\n"
-    path.write_text(text)
+    report.replace_section(path, section, BEGIN, END, "Results")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,16 +10,15 @@ a dark tile with the name where a camera is off, and the name on every tile.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import numpy.typing as npt
 
 from .bitmap_font import GLYPH_H, fitting, printable, text_mask
 from .layout import Arrangement, Rect, fit
+from .track_decoder import TrackDecoder
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +44,11 @@ class VideoTrackReader:
         self.source = source
         self._start = start_s
         self._gap = GAP_S.get(source, GAP_S["camera"])
-        self._container: Any = av.open(str(path))
-        try:
-            stream = self._container.streams.video[0]
-        except IndexError:
-            self._container.close()
-            raise ValueError(f"{path.name} has no video stream") from None
-        # Frame threads would decode ahead by one frame per thread for no gain here: the
-        # export's bottleneck is the H.264 encoder, which has the cores.
-        self._stream = stream
-        self._frames = self._decode()
+        self._decoder = TrackDecoder(path, "video")
         self._current: tuple[float, Any] | None = None
         self._next: tuple[float, Any] | None = self._pull()
         self._index = 0  # counts frames taken, to cache scaled pictures
         self._scaled: tuple[int, int, int, Image] | None = None
-        self.errors = 0
 
     def frame_at(self, t: float) -> Any | None:
         """The frame showing at clock time ``t`` (an av.VideoFrame), or None."""
@@ -84,27 +73,20 @@ class VideoTrackReader:
         self._scaled = (self._index, w, h, image)
         return image
 
+    @property
+    def errors(self) -> int:
+        """Corrupt packets skipped, and a demuxer that gave up early."""
+        return self._decoder.errors
+
     def close(self) -> None:
-        self._frames.close()
-        self._container.close()
+        self._decoder.close()
 
     def _pull(self) -> tuple[float, Any] | None:
-        for frame in self._frames:
+        for frame in self._decoder.frames:
             if frame.pts is None or frame.time_base is None:
                 continue
             return self._start + float(frame.pts * frame.time_base), frame
         return None
-
-    def _decode(self) -> Generator[Any, None, None]:
-        try:
-            for packet in self._container.demux(self._stream):
-                try:
-                    yield from packet.decode()
-                except av.FFmpegError:
-                    self.errors += 1  # a corrupt frame: the decoder resyncs at a keyframe
-        except av.FFmpegError as exc:  # the demuxer gave up (a file cut mid-write)
-            self.errors += 1
-            log.warning("%s: reading stopped early: %s", self.path.name, exc)
 
 
 class Compositor:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import collections
 import logging
 import math
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import av
 import numpy as np
 import numpy.typing as npt
+
+from .track_decoder import TrackDecoder
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +49,11 @@ class AudioTrackReader:
     def __init__(self, path: Path, start_s: float) -> None:
         self.path = path
         self._start = round(start_s * RATE)  # clock sample of the file's pts 0
-        self._container: Any = av.open(str(path))
-        try:
-            self._stream = self._container.streams.audio[0]
-        except IndexError:
-            self._container.close()
-            raise ValueError(f"{path.name} has no audio stream") from None
+        self._decoder = TrackDecoder(path, "audio")
         self._resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
-        self._frames = self._decode()
         self._chunks: collections.deque[tuple[int, Samples]] = collections.deque()
         self._end = self._start  # clock sample after the last decoded one
         self._done = False
-        self.errors = 0  # packets the decoder refused (skipped)
 
     def read(self, first: int, count: int) -> Samples:
         """Samples ``[first, first + count)`` of the clock (float32, silence where none)."""
@@ -77,12 +71,16 @@ class AudioTrackReader:
                 out[lo - first : hi - first] = samples[lo - position : hi - position]
         return out
 
+    @property
+    def errors(self) -> int:
+        """Packets the decoder refused (skipped)."""
+        return self._decoder.errors
+
     def close(self) -> None:
-        self._frames.close()
-        self._container.close()
+        self._decoder.close()
 
     def _pull(self) -> None:
-        frame = next(self._frames, None)
+        frame = next(self._decoder.frames, None)
         if frame is None:
             self._done = True
             return
@@ -104,19 +102,6 @@ class AudioTrackReader:
         if len(samples):
             self._chunks.append((position, samples))
             self._end = position + len(samples)
-
-    def _decode(self) -> Generator[Any, None, None]:
-        # Packet by packet so one corrupt packet costs its 20 ms, not the rest of the track;
-        # a demuxer that gives up (a file cut mid-write) ends the track there.
-        try:
-            for packet in self._container.demux(self._stream):
-                try:
-                    yield from packet.decode()
-                except av.FFmpegError:
-                    self.errors += 1
-        except av.FFmpegError as exc:
-            self.errors += 1
-            log.warning("%s: reading stopped early: %s", self.path.name, exc)
 
 
 class Limiter:

@@ -10,9 +10,6 @@ strings, so they never reach an access log or a ``Referer`` header.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hmac
 import json
 import logging
 import secrets
@@ -23,6 +20,7 @@ from aiohttp import web
 
 from signaling import chat_files
 from signaling.appkeys import CONFIG, ROOMS, STORE, TOKENS
+from signaling.authorization import require_api_key
 from signaling.commands import MAX_PASSWORD_LENGTH
 from signaling.errors import ErrorCode, SparkleError
 from signaling.ip_quota import IpQuota
@@ -103,25 +101,6 @@ def _error_response(exc: SparkleError) -> web.Response:
     return web.json_response(exc.to_http(), status=exc.spec.http_status, headers=headers)
 
 
-def require_api_key(request: web.Request) -> None:
-    """Check HTTP Basic ``api_key:api_secret`` in constant time (checklist item 7)."""
-    config = request.app[CONFIG]
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic" or not value:
-        raise SparkleError(ErrorCode.UNAUTHORIZED)
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise SparkleError(ErrorCode.UNAUTHORIZED) from None
-    key, sep, secret = decoded.partition(b":")
-    # Both comparisons always run, so timing does not tell which half was wrong.
-    key_ok = hmac.compare_digest(key, config.api_key.encode())
-    secret_ok = hmac.compare_digest(secret, config.api_secret.encode())
-    if not (sep and key_ok and secret_ok):
-        raise SparkleError(ErrorCode.UNAUTHORIZED)
-
-
 def _room_name(request: web.Request) -> str:
     name = request.match_info["name"]
     if not is_valid_room_name(name):
@@ -163,7 +142,7 @@ def _room_json(request: web.Request, record: RoomRecord | None, name: str) -> di
             "created_by": "auto",
         }
     if live is not None:
-        body["lobby"] = live.lobby.enabled
+        body["lobby"] = live.settings.lobby
     body["participants"] = live.participant_count if live is not None else 0
     return body
 

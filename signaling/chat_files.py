@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from aiohttp import web
 
 from signaling.appkeys import ROOMS
+from signaling.authorization import bearer_token
 from signaling.errors import ErrorCode, SparkleError
 from signaling.room_name import is_valid_room_name
 
@@ -307,10 +308,10 @@ def _room_name(request: web.Request) -> str:
 
 
 def _bearer(request: web.Request, registry: RoomRegistry) -> RoomToken:
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
+    token = bearer_token(request)
+    if not token:
         raise SparkleError(ErrorCode.INVALID_TOKEN)
-    return registry.tokens.verify(value.strip())
+    return registry.tokens.verify(token)
 
 
 def _present(
@@ -424,7 +425,4 @@ async def download_file(request: web.Request) -> web.StreamResponse:
 
 def _is_host(registry: RoomRegistry, token: RoomToken, name: str) -> bool:
     """A host of the room may fetch its files without being in the meeting right now."""
-    if token.room != name:
-        return False
-    override = registry.store.host_override(name, token.identity)
-    return token.grants.room_admin if override is None else override
+    return token.room == name and registry.is_host(token)

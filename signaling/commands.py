@@ -230,7 +230,7 @@ FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "chat": (frozenset({"text"}), frozenset({"to", "file_id"})),
 }
 
-_BOOL_SETTINGS = (
+BOOL_SETTINGS = (
     "lobby",
     "locked",
     "password_skips_lobby",
@@ -240,9 +240,9 @@ _BOOL_SETTINGS = (
     "require_camera",
     "auto_record",
 )
-_AUDIENCE_SETTINGS = ("screen_share", "file_share")
+AUDIENCE_SETTINGS = ("screen_share", "file_share")
 # Every setting but the password, whose change is a hash (signaling/room_settings.py).
-PLAIN_SETTINGS = (*_BOOL_SETTINGS, *_AUDIENCE_SETTINGS, "max_screen_shares")
+PLAIN_SETTINGS = (*BOOL_SETTINGS, *AUDIENCE_SETTINGS, "max_screen_shares")
 SETTING_NAMES = frozenset((*PLAIN_SETTINGS, "password"))
 
 
@@ -346,10 +346,10 @@ def _settings_change(fields: Fields, request_id: RequestId | None) -> SettingsCh
         )
     inner = Fields("update_room: settings", raw, request_id)
     values: dict[str, Any] = {}
-    for name in _BOOL_SETTINGS:
+    for name in BOOL_SETTINGS:
         if name in raw:
             values[name] = inner.boolean(name)
-    for name in _AUDIENCE_SETTINGS:
+    for name in AUDIENCE_SETTINGS:
         if name in raw:
             audience = inner.string(name, max_length=16)
             if audience not in ("hosts", "everyone"):
@@ -371,15 +371,11 @@ def _settings_change(fields: Fields, request_id: RequestId | None) -> SettingsCh
         if raw["password"] is None:
             values["clear_password"] = True
         else:
-            values["password"] = _password(inner, "update_room", request_id)
+            values["password"] = password_field(inner, "update_room", request_id)
     return SettingsChange(**values)
 
 
 def password_field(fields: Fields, where: str, request_id: RequestId | None) -> str:
-    return _password(fields, where, request_id)
-
-
-def _password(fields: Fields, where: str, request_id: RequestId | None) -> str:
     value = fields.string("password", max_length=MAX_PASSWORD_LENGTH)
     if not value:
         raise BadMessage(f"{where}: field 'password' must not be empty", request_id)

@@ -27,8 +27,7 @@ class Knock:
 class Lobby:
     """The waiting participants of one live room, in arrival order."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self) -> None:
         self._knocks: dict[str, Knock] = {}
 
     def __len__(self) -> int:

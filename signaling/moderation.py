@@ -182,7 +182,7 @@ def _set_host(registry: RoomRegistry, room: LiveRoom, actor: Participant, comman
     # give it (a screen share it may no longer make stops now).
     room.floor.refresh_media(target)
     room.floor.announce(target)
-    if command.host and (room.lobby.enabled or len(room.lobby)):
+    if command.host and (room.settings.lobby or len(room.lobby)):
         target.send(room.lobby_message())  # a new host must see who is waiting
     _audit(registry, room, actor, "promote" if command.host else "demote", target.identity, {})
 

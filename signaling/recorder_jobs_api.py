@@ -24,8 +24,9 @@ from typing import IO
 
 from aiohttp import web
 
-from signaling.api import PREFIX, require_api_key
+from signaling.api import PREFIX
 from signaling.appkeys import CONFIG, ROOMS
+from signaling.authorization import require_api_key
 from signaling.errors import ErrorCode, SparkleError
 from signaling.recording_files import is_recording_file
 from signaling.request_body import read_object

@@ -18,8 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from signaling import recorder_jobs_api, recording_links
-from signaling.api import PREFIX, base_url, require_api_key
+from signaling.api import PREFIX, base_url
 from signaling.appkeys import ROOMS
+from signaling.authorization import bearer_token, require_api_key
 from signaling.commands import MAX_PASSWORD_LENGTH
 from signaling.errors import ErrorCode, SparkleError
 from signaling.recording_export import LAYOUTS
@@ -43,14 +44,13 @@ def setup(app: web.Application) -> None:
 
 def _authorize(request: web.Request, room: str) -> None:
     """The API key, or a bearer room token of a host of ``room``; else 401/403."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
+    value = bearer_token(request)
+    if value is None:
         require_api_key(request)
         return
     registry = request.app[ROOMS]
-    token = registry.tokens.verify(value.strip())
-    host = registry.store.host_override(room, token.identity)
-    if token.room != room or not (token.grants.room_admin if host is None else host):
+    token = registry.tokens.verify(value)
+    if token.room != room or not registry.is_host(token):
         raise SparkleError(ErrorCode.FORBIDDEN, "only the room's hosts may see its recordings")
 
 
@@ -71,9 +71,9 @@ async def _recording(
     if record is None:
         # Authorised below against the recording's room; an unknown id needs the API key
         # (or a valid token) to learn even that it is unknown.
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer":
-            registry.tokens.verify(value.strip())
+        value = bearer_token(request)
+        if value is not None:
+            registry.tokens.verify(value)
         else:
             require_api_key(request)
         raise SparkleError(ErrorCode.NOT_FOUND, "no such recording")

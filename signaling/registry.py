@@ -112,8 +112,7 @@ class RoomRegistry:
                 try:
                     # Decided under the room's lock, so a ban or a lock that a host is applying
                     # right now cannot be overtaken by a join already on its way.
-                    host = self._store.host_override(room.name, token.identity)
-                    host = token.grants.room_admin if host is None else host
+                    host = self.is_host(token)
                     password_ok = await self.admission.check(
                         room=room.name,
                         locked=room.locked,
@@ -126,7 +125,7 @@ class RoomRegistry:
                     skip = password_ok and room.settings.password_skips_lobby
                     # Hidden participants (recorders, agents) come with tokens only an API
                     # key holder can mint, and a knock would reveal them: they skip it.
-                    if room.lobby.enabled and not host and not token.grants.hidden and not skip:
+                    if room.settings.lobby and not host and not token.grants.hidden and not skip:
                         participant = room.knock(connection, token, display_name, request_id)
                     else:
                         participant = await room.admit(
@@ -144,6 +143,12 @@ class RoomRegistry:
                 if not participant.hidden and room.participants.get(participant.sid):
                     await self.auto_record(room)
                 return room, participant
+
+    def is_host(self, token: RoomToken) -> bool:
+        """Whether the token's holder is a host of the token's room: a host's stored
+        promotion or demotion of the identity overrides the token's room_admin grant."""
+        override = self._store.host_override(token.room, token.identity)
+        return token.grants.room_admin if override is None else override
 
     async def auto_record(self, room: LiveRoom) -> None:
         """The room's auto_record: the first participant in (joined or admitted from the

@@ -17,9 +17,20 @@ import logging
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from signaling.commands import MAX_SCREEN_SHARES, PLAIN_SETTINGS, SettingsChange, ShareAudience
+from signaling.commands import (
+    AUDIENCE_SETTINGS,
+    BOOL_SETTINGS,
+    MAX_SCREEN_SHARES,
+    PLAIN_SETTINGS,
+    SettingsChange,
+    ShareAudience,
+)
 
 log = logging.getLogger(__name__)
+
+# Settings not in the ``rooms.settings`` JSON: the lobby and the password hash have columns
+# of their own, and the lock only lasts as long as the live meeting.
+_KEPT_ELSEWHERE = ("lobby", "locked", "has_password")
 
 
 @dataclass(frozen=True)
@@ -52,27 +63,15 @@ class RoomSettings:
         return replace(self, **values)
 
     def to_wire(self, name: str, sid: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "sid": sid,
-            "locked": self.locked,
-            "lobby": self.lobby,
-            "password": self.has_password,
-            "password_skips_lobby": self.password_skips_lobby,
-            "mute_on_entry": self.mute_on_entry,
-            "self_unmute": self.self_unmute,
-            "require_name": self.require_name,
-            "require_camera": self.require_camera,
-            "auto_record": self.auto_record,
-            "screen_share": self.screen_share,
-            "file_share": self.file_share,
-            "max_screen_shares": self.max_screen_shares,
-        }
+        """Every setting; ``password`` says whether one is set, never what it is."""
+        data = asdict(self)
+        data["password"] = data.pop("has_password")
+        return {"name": name, "sid": sid, **data}
 
     def stored_json(self) -> str:
-        """The settings kept in ``rooms.settings`` (lobby, lock and password live elsewhere)."""
+        """The settings kept in ``rooms.settings``."""
         data = asdict(self)
-        for name in ("lobby", "locked", "has_password"):
+        for name in _KEPT_ELSEWHERE:
             del data[name]
         return json.dumps(data, sort_keys=True)
 
@@ -89,17 +88,10 @@ def from_stored(text: str, *, lobby: bool, has_password: bool) -> RoomSettings:
     if not isinstance(data, dict):
         return defaults
     values: dict[str, Any] = {}
-    for name in (
-        "password_skips_lobby",
-        "mute_on_entry",
-        "self_unmute",
-        "require_name",
-        "require_camera",
-        "auto_record",
-    ):
-        if isinstance(data.get(name), bool):
+    for name in BOOL_SETTINGS:
+        if name not in _KEPT_ELSEWHERE and isinstance(data.get(name), bool):
             values[name] = data[name]
-    for name in ("screen_share", "file_share"):
+    for name in AUDIENCE_SETTINGS:
         if data.get(name) in ("hosts", "everyone"):
             values[name] = data[name]
     count = data.get("max_screen_shares")

@@ -49,7 +49,7 @@ class LiveRoom:
         )
         self.password_hash = record.password_hash
         # Waiting room (signaling/lobby.py): knocks are not participants until admitted.
-        self.lobby = Lobby(settings.lobby)
+        self.lobby = Lobby()
         self._drops: set[asyncio.Future[None]] = set()
         self._config = config
         # The last active_speaker announced: a newcomer is told it, since the media plane
@@ -72,7 +72,6 @@ class LiveRoom:
     @settings.setter
     def settings(self, settings: RoomSettings) -> None:
         self._settings = settings
-        self.lobby.enabled = settings.lobby
         self.floor.apply_limits(settings)
 
     @property
@@ -262,7 +261,7 @@ class LiveRoom:
             participant.send(messages.active_speaker(self.active_speaker))
         if not participant.hidden:
             self.broadcast(messages.participant_joined(self.info(participant)), exclude=participant)
-        if participant.host and (self.lobby.enabled or len(self.lobby)):
+        if participant.host and (self._settings.lobby or len(self.lobby)):
             participant.send(self.lobby_message())
 
     def release_held(self, participant: Participant) -> None:

@@ -21,26 +21,13 @@ from tests.support.export_check import audio, frames_at, probe, share_of, tone_s
 from tests.support.media import ColorVideoTrack, ToneAudioTrack
 from tests.support.media_file import read_track
 from tests.support.media_participant import participant
-from tests.support.ws_client import WsClient
+from tests.support.recording_events import recording_state, until
 
 COLOURS = {"ann": (230, 30, 30), "bob": (40, 60, 230), "cid": (40, 200, 60)}
 TONES = {"ann": 440.0, "bob": 550.0, "cid": 660.0}
 RECORD_S = 8.0
 WORKER_STOP_S = 15.0
 EXPORT_TIMEOUT_S = 30.0
-
-
-async def _recording(client: WsClient, state: str, within: float = 5.0) -> dict[str, Any]:
-    message = await client.wait_for("recording", within, lambda m: m["recording"]["state"] == state)
-    return dict(message["recording"])
-
-
-async def _until(check: Any, within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def _record_meeting(server: RunningServer) -> Path:
@@ -68,15 +55,15 @@ async def _record_meeting(server: RunningServer) -> Path:
             )
         host = people["ann"].ws
         await host.send("start_recording")
-        recording_id = (await _recording(host, "recording"))["id"]
+        recording_id = (await recording_state(host, "recording"))["id"]
         live = server.app[ROOMS].live_room("export")
         assert live is not None
-        await _until(lambda: any(p.hidden for p in live.participants.values()), 10, "worker")
+        await until(lambda: any(p.hidden for p in live.participants.values()), 10, "worker")
         await asyncio.sleep(RECORD_S)
         await host.send("stop_recording")
-        await _recording(host, "stopped")
+        await recording_state(host, "stopped")
         service = server.app[ROOMS].recordings
-        await _until(lambda: service.current("export") is None, WORKER_STOP_S, "the worker")
+        await until(lambda: service.current("export") is None, WORKER_STOP_S, "the worker")
     record = service.records.get(recording_id)
     assert record is not None and record.state == "stopped" and record.error is None
     return Path(record.folder)

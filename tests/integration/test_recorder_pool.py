@@ -28,26 +28,11 @@ from tests.conftest import RunningServer, ServerFactory
 from tests.support.media import ColorVideoTrack, ToneAudioTrack
 from tests.support.media_file import read_track
 from tests.support.media_participant import participant
+from tests.support.recording_events import recording_state, until
 from tests.support.ws_client import WsClient, mint
 
 BLUE = (30, 30, 230)
 CLAIM = "/api/v1/recorder/jobs/claim"
-
-
-async def _recording(client: WsClient, state: str, within: float = 5.0) -> dict[str, Any]:
-    message = await client.wait_for("recording", within, lambda m: m["recording"]["state"] == state)
-    return dict(message["recording"])
-
-
-async def _until(check: Any, within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 @asynccontextmanager
@@ -113,16 +98,14 @@ async def test_a_pool_worker_records_uploads_and_only_one_claims(
         ):
             await host.join(host_token)
             await host.send("start_recording")
-            recording_id = (await _recording(gus.ws, "recording"))["id"]
+            recording_id = (await recording_state(gus.ws, "recording"))["id"]
             live = server.app[ROOMS].live_room("pool")
             assert live is not None
-            await _until(
-                lambda: any(p.hidden for p in live.participants.values()), 15.0, "a worker"
-            )
+            await until(lambda: any(p.hidden for p in live.participants.values()), 15.0, "a worker")
             await asyncio.sleep(3.0)
             await host.send("stop_recording")
-            await _recording(gus.ws, "stopped")
-            await _until(lambda: service.current("pool") is None, 20.0, "the upload")
+            await recording_state(gus.ws, "stopped")
+            await until(lambda: service.current("pool") is None, 20.0, "the upload")
         record = service.records.get(recording_id)
         assert record is not None and record.state == "stopped", record
         assert record.error is None and record.bytes > 0
@@ -169,7 +152,7 @@ async def test_claims_uploads_and_a_worker_that_never_joins(
     async with WsClient.connect(server.base_url) as host:
         await host.join(mint(server.tokens, "jobs", "hana", name="Hana", grants=Grants.host()))
         await host.send("start_recording")
-        recording_id = (await _recording(host, "recording"))["id"]
+        recording_id = (await recording_state(host, "recording"))["id"]
         assert (await claim({}))[0] == 401
         wrong = {"Authorization": aiohttp.encode_basic_auth(server.config.api_key, "x" * 40)}
         assert (await claim(wrong))[0] == 401
@@ -206,7 +189,7 @@ async def test_claims_uploads_and_a_worker_that_never_joins(
         # (second claim, still no join) the recording fails with a clear error.
         again = await _until_claimed(claim, key, within=5.0)
         assert again["recording_id"] == recording_id
-        failed = await _recording(host, "failed", within=5.0)
+        failed = await recording_state(host, "failed", within=5.0)
         assert failed["id"] == recording_id
     record = service.records.get(recording_id)
     assert record is not None and record.state == "failed"

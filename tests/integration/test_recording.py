@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import os
 import signal
 import sys
@@ -30,44 +29,11 @@ from tests.conftest import RunningServer, ServerFactory
 from tests.support.media import ColorVideoTrack, ToneAudioTrack
 from tests.support.media_file import read_track
 from tests.support.media_participant import participant
+from tests.support.recording_events import recording_state, until
 from tests.support.ws_client import WsClient, mint
 
 RED = (230, 30, 30)
 WORKER_STOP_S = 15.0
-
-
-async def _recording(client: WsClient, state: str, within: float = 5.0) -> dict[str, Any]:
-    message = await client.wait_for("recording", within, lambda m: m["recording"]["state"] == state)
-    return dict(message["recording"])
-
-
-async def _until(check: Any, within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
-def _duration(path: Path) -> tuple[str, float, int]:
-    """(codec, seconds from first to last packet, decoded frames); decodes every packet."""
-    with av.open(str(path)) as container:
-        stream = container.streams[0]
-        codec = stream.codec_context.name
-        first = last = None
-        frames = 0
-        for packet in container.demux(stream):
-            if packet.pts is None:
-                continue
-            t = float(packet.pts * stream.time_base)
-            first = t if first is None else min(first, t)
-            last = t if last is None else max(last, t)
-            frames += len(packet.decode())
-    assert first is not None and last is not None, f"{path.name} has no packets"
-    return codec, last - first, frames
 
 
 async def test_a_host_records_pauses_and_stops_and_everyone_is_told(
@@ -89,15 +55,13 @@ async def test_a_host_records_pauses_and_stops_and_everyone_is_told(
 
         await host.send("start_recording")
         for client in (host, gus.ws):
-            state = await _recording(client, "recording")
+            state = await recording_state(client, "recording")
             assert state["by"] == {"sid": host_me["sid"], "name": "Hana"}
         recording_id = state["id"]
         # The worker joins hidden: nobody sees it arrive.
         live = server.app[ROOMS].live_room("rec")
         assert live is not None
-        await _until(
-            lambda: any(p.hidden for p in live.participants.values()), 10.0, "the recorder"
-        )
+        await until(lambda: any(p.hidden for p in live.participants.values()), 10.0, "the recorder")
         assert host.unread("participant_joined") == []
         # A newcomer learns it is being recorded with its joined (the consent notice).
         async with WsClient.connect(server.base_url) as ida:
@@ -107,30 +71,32 @@ async def test_a_host_records_pauses_and_stops_and_everyone_is_told(
 
         await asyncio.sleep(3.0)
         await host.send("pause_recording")
-        assert (await _recording(gus.ws, "paused"))["id"] == recording_id
+        assert (await recording_state(gus.ws, "paused"))["id"] == recording_id
         await asyncio.sleep(2.0)
         await host.send("resume_recording")
-        await _recording(gus.ws, "recording")
+        await recording_state(gus.ws, "recording")
         await asyncio.sleep(2.0)
         await host.send("stop_recording")
-        await _recording(gus.ws, "stopped")
+        await recording_state(gus.ws, "stopped")
 
         service = server.app[ROOMS].recordings
-        await _until(lambda: service.current("rec") is None, WORKER_STOP_S, "the worker")
+        await until(lambda: service.current("rec") is None, WORKER_STOP_S, "the worker")
         record = service.records.get(recording_id)
         assert record is not None and record.state == "stopped", record
         assert record.error is None and record.bytes > 0
 
     # The files: one per track, the right codecs, 7 s of media spanning a 2 s pause.
     folder = Path(record.folder)
-    manifest = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+    manifest = read_manifest(folder / "manifest.jsonl")
     tracks = {e["source"]: folder / e["file"] for e in manifest if e["event"] == "track"}
     assert set(tracks) == {"camera", "microphone"}
     assert [e["event"] for e in manifest].count("pause") == 1
-    codec, span, frames = _duration(tracks["camera"])
+    camera = read_track(tracks["camera"])  # decodes every packet: raises on a broken one
+    codec, span, frames = camera.codec, camera.span, camera.decoded
     assert codec == "vp8" and frames > 30
     assert 5.0 <= span <= 8.5, span  # ~7 s of wall time, the pause is a gap in it
-    codec, span, _ = _duration(tracks["microphone"])
+    microphone = read_track(tracks["microphone"])
+    codec, span = microphone.codec, microphone.span
     assert codec == "opus" and 5.0 <= span <= 8.5, span
 
     # The API lists it; a download answers range requests.
@@ -169,14 +135,14 @@ async def test_recordings_api_access_and_delete(
     async with WsClient.connect(server.base_url) as host:
         await host.join(host_token)
         await host.send("start_recording")
-        recording_id = (await _recording(host, "recording"))["id"]
+        recording_id = (await recording_state(host, "recording"))["id"]
         base = f"/api/v1/recordings/{recording_id}"
         # While it records, it cannot be deleted.
         async with http.delete(server.url(base), headers=server.auth_headers) as response:
             assert response.status == 409
         await host.send("stop_recording")
         service = server.app[ROOMS].recordings
-        await _until(lambda: service.current("api") is None, WORKER_STOP_S, "the worker")
+        await until(lambda: service.current("api") is None, WORKER_STOP_S, "the worker")
 
     def bearer(token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -223,19 +189,19 @@ async def test_the_last_one_out_stops_the_recording_and_auto_record_starts_it(
         await host.send("update_room", settings={"auto_record": True})
         await host.wait_for("room_updated", within=2.0)
     registry = server.app[ROOMS]
-    await _until(lambda: registry.live_room("auto") is None, 5.0, "the room to close")
+    await until(lambda: registry.live_room("auto") is None, 5.0, "the room to close")
 
     # The first one in starts it; when the last visible participant leaves, the worker
     # stops, closes its files and leaves, and the room closes.
     async with WsClient.connect(server.base_url) as gus:
         joined = await gus.join(mint(server.tokens, "auto", "gus", name="Gus"))
-        state = joined["recording"] or await _recording(gus, "recording")
+        state = joined["recording"] or await recording_state(gus, "recording")
         assert state["by"] is None and state["state"] == "recording"
         live = registry.live_room("auto")
         assert live is not None
-        await _until(lambda: any(p.hidden for p in live.participants.values()), 10, "worker")
-    await _until(lambda: registry.recordings.current("auto") is None, WORKER_STOP_S, "stop")
-    await _until(lambda: registry.live_room("auto") is None, 5.0, "the room to close")
+        await until(lambda: any(p.hidden for p in live.participants.values()), 10, "worker")
+    await until(lambda: registry.recordings.current("auto") is None, WORKER_STOP_S, "stop")
+    await until(lambda: registry.live_room("auto") is None, 5.0, "the room to close")
     (record,) = registry.recordings.records.for_room("auto")
     assert record.state == "stopped" and record.started_by == "auto"
 
@@ -277,25 +243,25 @@ async def test_a_three_participant_meeting_recorded_for_twenty_seconds(
                 timeout=20,
             )
         await host.ws.send("start_recording")
-        recording_id = (await _recording(host.ws, "recording"))["id"]
+        recording_id = (await recording_state(host.ws, "recording"))["id"]
         live = server.app[ROOMS].live_room("three")
         assert live is not None
-        await _until(lambda: any(p.hidden for p in live.participants.values()), 10, "worker")
+        await until(lambda: any(p.hidden for p in live.participants.values()), 10, "worker")
         started = time.monotonic()
         await asyncio.sleep(8.0)
         await host.ws.send("pause_recording")
-        await _recording(host.ws, "paused")
+        await recording_state(host.ws, "paused")
         paused_at = time.monotonic()
         await asyncio.sleep(4.0)
         await host.ws.send("resume_recording")
-        await _recording(host.ws, "recording")
+        await recording_state(host.ws, "recording")
         pause = time.monotonic() - paused_at
         await asyncio.sleep(max(0.0, 20.0 - (time.monotonic() - started)))
         await host.ws.send("stop_recording")
-        await _recording(host.ws, "stopped")
+        await recording_state(host.ws, "stopped")
         recorded = time.monotonic() - started
         service = server.app[ROOMS].recordings
-        await _until(lambda: service.current("three") is None, WORKER_STOP_S, "the worker")
+        await until(lambda: service.current("three") is None, WORKER_STOP_S, "the worker")
 
     record = service.records.get(recording_id)
     assert record is not None and record.state == "stopped" and record.error is None
@@ -329,12 +295,12 @@ async def test_a_killed_recorder_leaves_playable_files(server: RunningServer) ->
         ) as host,
     ):
         await host.ws.send("start_recording")
-        recording_id = (await _recording(host.ws, "recording"))["id"]
+        recording_id = (await recording_state(host.ws, "recording"))["id"]
         service = server.app[ROOMS].recordings
         live_recording = service.current("kill")
         assert live_recording is not None and live_recording.process is not None
         folder = live_recording.folder
-        await _until(
+        await until(
             lambda: (
                 len(read_manifest(folder / "manifest.jsonl")) >= 2
                 if (folder / "manifest.jsonl").exists()
@@ -345,9 +311,9 @@ async def test_a_killed_recorder_leaves_playable_files(server: RunningServer) ->
         )
         await asyncio.sleep(4.0)
         os.kill(live_recording.process.pid, signal.SIGKILL)
-        failed = await _recording(host.ws, "failed")
+        failed = await recording_state(host.ws, "failed")
         assert failed["id"] == recording_id
-        await _until(lambda: service.current("kill") is None, WORKER_STOP_S, "the failure")
+        await until(lambda: service.current("kill") is None, WORKER_STOP_S, "the failure")
         # The meeting carries on.
         assert (await host.ws.request("ping"))["type"] == "pong"
     record = service.records.get(recording_id)
@@ -397,14 +363,14 @@ async def test_share_links_open_one_recording_with_password_and_expiry(
     async with WsClient.connect(server.base_url) as host:
         await host.join(host_token)
         await host.send("start_recording")
-        first = (await _recording(host, "recording"))["id"]
+        first = (await recording_state(host, "recording"))["id"]
         await host.send("stop_recording")
         service = server.app[ROOMS].recordings
-        await _until(lambda: service.current("share") is None, WORKER_STOP_S, "the worker")
+        await until(lambda: service.current("share") is None, WORKER_STOP_S, "the worker")
         await host.send("start_recording")
-        second = (await _recording(host, "recording"))["id"]
+        second = (await recording_state(host, "recording"))["id"]
         await host.send("stop_recording")
-        await _until(lambda: service.current("share") is None, WORKER_STOP_S, "the worker")
+        await until(lambda: service.current("share") is None, WORKER_STOP_S, "the worker")
 
     async def make_link(**body: Any) -> dict[str, Any]:
         async with http.post(
@@ -472,18 +438,18 @@ async def test_the_api_controls_a_recording_and_everyone_is_told(
         assert (await control("start", guest_bearer))[0] == 403
         status, body = await control("start")
         assert status == 200 and body["state"] == "recording" and body["by"] is None
-        assert (await _recording(gus, "recording"))["id"] == body["id"]
+        assert (await recording_state(gus, "recording"))["id"] == body["id"]
         assert (await control("start"))[0] == 409
         assert (await control("pause"))[1]["state"] == "paused"
-        await _recording(gus, "paused")
+        await recording_state(gus, "paused")
         assert (await control("resume"))[1]["state"] == "recording"
         status, body = await control("stop")
         assert status == 200 and body["state"] == "stopped"
-        await _recording(gus, "stopped")
+        await recording_state(gus, "stopped")
         assert (await control("stop"))[0] == 409
         assert (await control("rewind"))[0] == 400
         service = server.app[ROOMS].recordings
-        await _until(lambda: service.current("apictl") is None, WORKER_STOP_S, "the worker")
+        await until(lambda: service.current("apictl") is None, WORKER_STOP_S, "the worker")
 
 
 async def test_export_through_the_api_and_the_cli_progress_bar(
@@ -497,7 +463,7 @@ async def test_export_through_the_api_and_the_cli_progress_bar(
         grants=Grants.host(),
     ) as host:
         await host.ws.send("start_recording")
-        recording_id = (await _recording(host.ws, "recording"))["id"]
+        recording_id = (await recording_state(host.ws, "recording"))["id"]
         # While it records, there is nothing final to export.
         url = server.url(f"/api/v1/recordings/{recording_id}/export")
         async with http.post(url, json={}, headers=server.auth_headers) as response:
@@ -505,7 +471,7 @@ async def test_export_through_the_api_and_the_cli_progress_bar(
         await asyncio.sleep(4.0)
         await host.ws.send("stop_recording")
         service = server.app[ROOMS].recordings
-        await _until(lambda: service.current("exp") is None, WORKER_STOP_S, "the worker")
+        await until(lambda: service.current("exp") is None, WORKER_STOP_S, "the worker")
 
     async with http.post(url, json={"layout": "rotated"}, headers=server.auth_headers) as r:
         assert r.status == 400
