@@ -64,8 +64,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
+    # The handler only records the signal; the export stops at its next progress report.
+    # Raising from the handler itself can land inside a callback PyAV runs from C (its log
+    # hook), where the exception is printed and dropped: the export then finished with
+    # exit 0 although it was cancelled (seen in CI).
+    received: list[str] = []
+
     def cancel(signum: int, frame: FrameType | None) -> None:
-        raise Cancelled(signal.Signals(signum).name)
+        received.append(signal.Signals(signum).name)
+
+    def report(fraction: float) -> None:
+        if received:
+            raise Cancelled(received[0])
+        _emit({"progress": round(fraction, 3)})
 
     previous = {sig: signal.signal(sig, cancel) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -76,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             width=args.width,
             height=args.height,
             fps=args.fps,
-            progress=lambda fraction: _emit({"progress": round(fraction, 3)}),
+            progress=report,
         )
     except ValueError as exc:
         return _fail(str(exc), ExitCode.BAD_ARGUMENTS)
