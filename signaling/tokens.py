@@ -55,6 +55,7 @@ _BOOL_GRANTS = (
     "can_publish_data",
     "hidden",
     "recorder",
+    "transcriber",
 )
 
 
@@ -70,6 +71,9 @@ class Grants:
     hidden: bool = False  # never listed in rosters, arrival never announced
     # A recording worker (recorder/): hidden, receives everything, publishes nothing.
     recorder: bool = False
+    # A transcription worker (transcribe/): hidden, receives audio, publishes nothing, and
+    # may send ``caption`` messages (the only client whose text is stored as a transcript).
+    transcriber: bool = False
 
     @classmethod
     def participant(cls) -> Grants:
@@ -109,6 +113,11 @@ class Grants:
         """The recorder worker the server starts for a recording (signaling/recording.py)."""
         return cls(room_join=True, can_subscribe=True, hidden=True, recorder=True)
 
+    @classmethod
+    def transcription_worker(cls) -> Grants:
+        """The transcriber the server hands a transcription job (signaling/transcription.py)."""
+        return cls(room_join=True, can_subscribe=True, hidden=True, transcriber=True)
+
     def to_claim(self) -> dict[str, Any]:
         return {
             "room_join": self.room_join,
@@ -118,6 +127,7 @@ class Grants:
             "can_publish_sources": sorted(self.can_publish_sources),
             "hidden": self.hidden,
             "recorder": self.recorder,
+            "transcriber": self.transcriber,
         }
 
     @classmethod
