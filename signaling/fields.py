@@ -86,6 +86,13 @@ class Fields:
             )
         return value
 
+    def number(self, name: str) -> float:
+        """A JSON number (integer or fraction; NaN and infinities are not JSON at all)."""
+        value = self.data[name]
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise self._bad(name, "a number")
+        return float(value)
+
     def boolean(self, name: str) -> bool:
         value = self.data[name]
         if not isinstance(value, bool):

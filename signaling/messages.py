@@ -68,6 +68,7 @@ def joined(
     messages_per_second: float,
     camera_required: bool = False,
     recording: dict[str, Any] | None = None,
+    transcription: dict[str, Any] | None = None,
     request_id: RequestId | None = None,
 ) -> dict[str, Any]:
     return _with_id(
@@ -85,6 +86,7 @@ def joined(
             },
             "camera_required": camera_required,
             "recording": recording,
+            "transcription": transcription,
         },
         request_id,
     )
@@ -177,6 +179,29 @@ def camera_accepted(
 def recording(state: dict[str, Any]) -> dict[str, Any]:
     """``state``: ``{id, state, started_at, by}`` (signaling/recording.py)."""
     return {"type": "recording", "recording": state}
+
+
+def transcription(state: dict[str, Any]) -> dict[str, Any]:
+    """``state``: ``{state: on|off, by, meeting_id, error?}`` (signaling/transcription.py)."""
+    return {"type": "transcription", **state}
+
+
+def caption(
+    *, segment_id: int, identity: str, name: str, start: float, end: float, text: str
+) -> dict[str, Any]:
+    return {
+        "type": "caption",
+        "segment_id": segment_id,
+        "identity": identity,
+        "name": name,
+        "start": start,
+        "end": end,
+        "text": text,
+    }
+
+
+def meeting_summary(meeting_id: str) -> dict[str, Any]:
+    return {"type": "meeting_summary", "meeting_id": meeting_id, "url": f"/meetings/{meeting_id}"}
 
 
 def camera_off(participant_sid: str) -> dict[str, Any]:

@@ -98,6 +98,22 @@ class Metrics:
             "Recorder workers that failed (did not start, or exited with an error).",
             registry=self.registry,
         )
+        # Issue 5: transcription. Jobs by state (waiting for a transcriber: the queue an
+        # operator sizes the transcriber pool by), captions stored, and failed jobs.
+        self._transcriptions = Gauge(
+            "sparkle_transcriptions",
+            "Rooms with transcription on, by state (waiting: no transcriber has joined yet).",
+            ["state"],
+            registry=self.registry,
+        )
+        self._captions = Counter(
+            "sparkle_captions", "Captions stored (one per utterance).", registry=self.registry
+        )
+        self._transcriber_errors = Counter(
+            "sparkle_transcriber_errors",
+            "Transcriptions that stopped on their own (no transcriber joined, or it left).",
+            registry=self.registry,
+        )
         self.registry.register(_SnapshotCollector(self))
 
     def set_snapshot_provider(self, provider: SnapshotProvider | None) -> None:
@@ -120,6 +136,16 @@ class Metrics:
 
     def count_recorder_error(self) -> None:
         self._recorder_errors.inc()
+
+    def set_transcriptions(self, waiting: int, running: int) -> None:
+        self._transcriptions.labels(state="waiting").set(waiting)
+        self._transcriptions.labels(state="running").set(running)
+
+    def count_caption(self) -> None:
+        self._captions.inc()
+
+    def count_transcriber_error(self) -> None:
+        self._transcriber_errors.inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of everything."""

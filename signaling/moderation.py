@@ -32,6 +32,7 @@ from signaling.commands import (
     SetHost,
     SetPermission,
     StopShare,
+    TranscriptionControl,
     Unban,
     UpdateRoom,
     settings_as_dict,
@@ -120,6 +121,8 @@ async def _dispatch(
         _audit(registry, room, actor, action, target.identity, details)
     elif isinstance(command, RecordingControl):
         await _recording(registry, room, actor, command)
+    elif isinstance(command, TranscriptionControl):
+        await _transcription(registry, room, actor, command)
     elif isinstance(command, StopShare):
         target = _target(room, actor, command.participant_sid, command.id)
         stopped = floor.stop_share(actor, target)
@@ -147,6 +150,27 @@ async def _recording(
     except SparkleError as exc:
         raise MessageError(exc.code, exc.message, command.id) from None
     _audit(registry, room, actor, f"recording_{command.action}", None, {"recording": live.id})
+
+
+async def _transcription(
+    registry: RoomRegistry, room: LiveRoom, actor: Participant, command: TranscriptionControl
+) -> None:
+    service = registry.transcription
+    try:
+        if command.on:
+            by = {"sid": actor.sid, "name": actor.name, "identity": actor.identity}
+            job = await service.start(room, by)
+        else:
+            current = service.current(room.name)
+            if current is None or current.state == "stopping":
+                raise SparkleError(ErrorCode.CONFLICT, "transcription is not on")
+            job = current
+            # The worker's leave needs this room's lock, held here: wait outside it.
+            service.stop_later(room.name)
+    except SparkleError as exc:
+        raise MessageError(exc.code, exc.message, command.id) from None
+    action = "transcription_start" if command.on else "transcription_stop"
+    _audit(registry, room, actor, action, None, {"meeting": job.meeting_id})
 
 
 async def _finish_recording(registry: RoomRegistry, name: str) -> None:
@@ -251,7 +275,7 @@ async def _decide(
         if admit:
             seated = await room.let_in(knock)
             if seated:
-                await registry.auto_record(room)
+                await registry.arrived(room, target)
             details = {"participant_sid": target.sid, "seated": seated}
             _audit(registry, room, actor, "admit", target.identity, details)
         elif room.withdraw(target, "denied"):

@@ -15,11 +15,19 @@ from signaling.openapi_parts import json_content
 from signaling.openapi_recordings import recorder_paths, recording_paths
 from signaling.openapi_rooms import meeting_paths, room_paths
 from signaling.openapi_schemas import schemas
+from signaling.openapi_transcripts import meetings_list, transcript_paths
 
 VERSION = "0.1.0"
 
 
 def _paths() -> dict[str, Any]:
+    paths = _base_paths()
+    # One path, two groups: POST is the home page's New meeting, GET lists meetings (issue 5).
+    paths["/api/v1/meetings"]["get"] = meetings_list()
+    return paths
+
+
+def _base_paths() -> dict[str, Any]:
     return {
         "/healthz": {
             "get": {
@@ -56,6 +64,7 @@ def _paths() -> dict[str, Any]:
         **recording_paths(),
         **recorder_paths(),
         **meeting_paths(),
+        **transcript_paths(),
     }
 
 

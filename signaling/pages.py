@@ -65,6 +65,7 @@ def setup(app: web.Application, web_root: Path) -> None:
     app.router.add_get("/", index_page)
     app.router.add_get("/r/{room}", room_page)
     app.router.add_get("/recordings/{id}", recording_page)
+    app.router.add_get("/meetings/{id}", summary_page)
     app.router.add_static(
         "/static", root, show_index=False, follow_symlinks=False, append_version=False
     )
@@ -96,6 +97,12 @@ async def room_page(request: web.Request) -> web.StreamResponse:
 async def recording_page(request: web.Request) -> web.StreamResponse:
     """A recording's share link (signaling/recording_links.py); the page asks the API."""
     return _page(request, "recording.html")
+
+
+async def summary_page(request: web.Request) -> web.StreamResponse:
+    """A meeting's summary (issue 5): transcript and action items; the page asks the API
+    with the token its participant joined with."""
+    return _page(request, "summary.html")
 
 
 def not_found() -> web.Response:

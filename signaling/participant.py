@@ -33,6 +33,9 @@ class Participant:
     allowed_sources: frozenset[str]
     connection: Connection
     muted_sources: set[str] = field(default_factory=set)
+    # A transcription worker (the token's ``transcriber`` grant): the only participant whose
+    # ``caption`` messages are taken (signaling/transcription.py).
+    transcriber: bool = False
     # Floor control (signaling/floor.py): permissions a host granted this participant
     # ("speak", "screen_share", "file_share"), its raised hand's queue ticket, and whether
     # it is held back until its camera publishes (the room's require_camera).

@@ -34,6 +34,10 @@ MAX_ID_LENGTH = 64
 MAX_NAME_LENGTH = 64
 MAX_MID_LENGTH = 32  # RFC 8843 section 5.4 says 16 octets; browsers use small integers.
 MAX_CANDIDATE_LENGTH = 1024  # an ICE candidate line is ~100-200 characters
+MAX_TRACK_SID_LENGTH = 64  # server track sids are "TR_" + 12 characters
+MAX_CAPTION_PARSE = 65536
+# The segmenter cuts utterances at ~15 s (transcribe/utterances.py); 120 s is far beyond.
+MAX_CAPTION_SPAN_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,18 @@ class Mute:
 
 
 @dataclass(frozen=True)
+class Caption:
+    """From a transcriber worker (the ``transcriber`` grant): one utterance of the speaker
+    whose audio track is ``track``, ``start``/``end`` in epoch seconds (issue 5)."""
+
+    track: str
+    start: float
+    end: float
+    text: str
+    id: RequestId | None = None
+
+
+@dataclass(frozen=True)
 class Ping:
     id: RequestId | None = None
 
@@ -86,7 +102,7 @@ class Leave:
     id: RequestId | None = None
 
 
-ClientMessage: TypeAlias = Join | Offer | IceCandidate | Mute | Ping | Leave | Command
+ClientMessage: TypeAlias = Join | Offer | IceCandidate | Mute | Ping | Leave | Caption | Command
 
 # type -> (required fields, optional fields); "type" and "id" are allowed everywhere.
 _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -96,6 +112,7 @@ _FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "mute": (frozenset({"source", "muted"}), frozenset()),
     "ping": (frozenset(), frozenset()),
     "leave": (frozenset(), frozenset()),
+    "caption": (frozenset({"track", "start", "end", "text"}), frozenset()),
     **commands.FIELDS,
 }
 MESSAGE_TYPES = frozenset(_FIELDS)
@@ -155,6 +172,8 @@ def parse_object(data: object) -> ClientMessage:
         return Ping(id=request_id)
     if kind == "leave":
         return Leave(id=request_id)
+    if kind == "caption":
+        return _caption(fields, request_id)
     return commands.parse(kind, fields, request_id)
 
 
@@ -167,6 +186,20 @@ def _join(fields: Fields, request_id: RequestId | None) -> Join:
         commands.password_field(fields, "join", request_id) if "password" in fields.data else None
     )
     return Join(token=fields.string("token"), name=name, password=password, id=request_id)
+
+
+def _caption(fields: Fields, request_id: RequestId | None) -> Caption:
+    track = fields.string("track", max_length=MAX_TRACK_SID_LENGTH)
+    start, end = fields.number("start"), fields.number("end")
+    if not 0 <= start <= end or end - start > MAX_CAPTION_SPAN_S:
+        raise BadMessage(
+            f"caption: 'start' and 'end' must be epoch seconds with 0 <= start <= end and at "
+            f"most {MAX_CAPTION_SPAN_S:.0f} s apart",
+            request_id,
+        )
+    # The stored length is configuration (caption_max_chars); this only keeps a parse cheap.
+    text = fields.string("text", max_length=MAX_CAPTION_PARSE)
+    return Caption(track=track, start=start, end=end, text=text, id=request_id)
 
 
 def _tracks(fields: Fields, request_id: RequestId | None) -> tuple[TrackSource, ...]:

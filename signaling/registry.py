@@ -19,6 +19,7 @@ from signaling import messages, protocol
 from signaling.admission import Admission
 from signaling.config import Config
 from signaling.errors import ErrorCode, SparkleError
+from signaling.meetings import MeetingService
 from signaling.metrics import Metrics, MetricsSnapshot
 from signaling.participant import Connection, Participant
 from signaling.recording import RecordingService
@@ -26,6 +27,7 @@ from signaling.room_settings import from_stored
 from signaling.rooms import LiveRoom, close_code
 from signaling.store import Store
 from signaling.tokens import RoomToken, TokenService
+from signaling.transcription import TranscriptionService
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,10 @@ class RoomRegistry:
         self.admission = Admission(config, store)
         self.recordings = RecordingService(
             config, store, tokens, metrics, self.live_room, self.admission.attempts
+        )
+        self.meetings = MeetingService(config, store, self.recordings)
+        self.transcription = TranscriptionService(
+            config, tokens, self.meetings, self.live_room, metrics
         )
         self._rooms: dict[str, LiveRoom] = {}
         # Counters of rooms that have ended: Prometheus counters must never go down, so what a
@@ -141,7 +147,7 @@ class RoomRegistry:
                     await self._close_media(room)
                     raise
                 if not participant.hidden and room.participants.get(participant.sid):
-                    await self.auto_record(room)
+                    await self.arrived(room, participant)
                 return room, participant
 
     def is_host(self, token: RoomToken) -> bool:
@@ -150,15 +156,31 @@ class RoomRegistry:
         override = self._store.host_override(token.room, token.identity)
         return token.grants.room_admin if override is None else override
 
-    async def auto_record(self, room: LiveRoom) -> None:
-        """The room's auto_record: the first participant in (joined or admitted from the
-        lobby) starts the recording, if none is under way."""
-        if not room.settings.auto_record or self.recordings.current(room.name) is not None:
-            return
-        try:
-            await self.recordings.start(room, None)
-        except SparkleError as exc:
-            log.warning("room %s: automatic recording did not start: %s", room.name, exc)
+    async def arrived(self, room: LiveRoom, participant: Participant) -> None:
+        """A visible participant was seated (joined, or admitted from the lobby): it attends
+        the room's meeting (the first one starts it), and the room's auto_record and
+        auto_transcribe start what is not under way yet."""
+        self.meetings.attend(room, participant)
+        if room.settings.auto_record and self.recordings.current(room.name) is None:
+            try:
+                await self.recordings.start(room, None)
+            except SparkleError as exc:
+                log.warning("room %s: automatic recording did not start: %s", room.name, exc)
+        if room.settings.auto_transcribe and self.transcription.current(room.name) is None:
+            try:
+                await self.transcription.start(room, None)
+            except SparkleError as exc:
+                log.warning("room %s: automatic transcription did not start: %s", room.name, exc)
+
+    def _meeting_over(self, room: LiveRoom) -> None:
+        """The last visible participant left (hidden workers may still be in): the meeting,
+        its transcription and its recording end. The workers then leave, which empties the
+        room; their leave needs the room's lock, so the waits run in tasks."""
+        self.meetings.end(room)
+        self.transcription.stop_later(room.name)
+        if self.recordings.current(room.name) is not None:
+            self.recordings.request_stop(room.name)
+            self.spawn(self._await_recording(room.name))
 
     async def leave(
         self, room: LiveRoom, participant: Participant, reason: str, *, lobby_only: bool = False
@@ -169,18 +191,9 @@ class RoomRegistry:
             removed = room.withdraw(participant, reason)
             if not removed and not lobby_only:
                 removed = await room.remove(participant, reason)
+            if removed and room.participant_count == 0 and not len(room.lobby):
+                self._meeting_over(room)
             if not room.empty or room.closed:
-                if (
-                    removed
-                    and room.participant_count == 0
-                    and not len(room.lobby)
-                    and self.recordings.current(room.name) is not None
-                ):
-                    # Only hidden workers are left: the meeting is over, so is its
-                    # recording. The worker then leaves, which empties the room; waited for
-                    # outside the lock, which that leave needs.
-                    self.recordings.request_stop(room.name)
-                    self.spawn(self._await_recording(room.name))
                 return removed
             # Last one out: forget the live room and free its media resources now; the store
             # still remembers the room itself, so the meeting link keeps working.
@@ -228,8 +241,10 @@ class RoomRegistry:
         # Everyone, the recorder included, learns the recording stopped before the bye
         # (while the room can still be found to tell them).
         self.recordings.request_stop(name)
+        self.transcription.request_stop(name)
         room = self._rooms.pop(name, None)
         if room is None:
+            await self.transcription.stop(name)
             return
         async with room.lock:
             room.closed = True
@@ -243,8 +258,10 @@ class RoomRegistry:
             code = close_code(ErrorCode.ROOM_DELETED)
         for participant in participants:
             participant.connection.terminate(farewell, code)
+        self.meetings.end(room)
         await self._close_media(room)
         await self.recordings.stop(name)  # its worker closes its files and exits
+        await self.transcription.stop(name)  # the action items are made
 
     def requires_name(self, name: str) -> bool:
         """The room's require_name (a live room's current one, else the stored one)."""
@@ -275,6 +292,7 @@ class RoomRegistry:
         self._rooms.clear()
         for room in rooms:
             room.closed = True
+            self.meetings.end(room)
         if connections:
             waits = [asyncio.ensure_future(c.wait_closed()) for c in connections]
             _done, pending = await asyncio.wait(waits, timeout=SHUTDOWN_GRACE_S)
@@ -284,6 +302,8 @@ class RoomRegistry:
         for room in rooms:
             await self._close_media(room)
         await self.recordings.close()
+        await self.transcription.close()
+        await self.meetings.close()
         if self._tasks:
             # Sessions' endings (leave, close handshake) started before or during shutdown.
             _done, late = await asyncio.wait(list(self._tasks), timeout=SHUTDOWN_GRACE_S)

@@ -24,6 +24,7 @@ from signaling.commands import (
     PLAIN_SETTINGS,
     SettingsChange,
     ShareAudience,
+    is_time_zone,
 )
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ class RoomSettings:
     require_camera: bool = False
     # Issue 4: start recording when the first participant arrives (signaling/recording.py).
     auto_record: bool = False
+    # Issue 5: start live transcription when the meeting starts (signaling/transcription.py),
+    # and the meeting's IANA time zone for due dates ("by Friday"); "" = default_time_zone.
+    auto_transcribe: bool = False
+    time_zone: str = ""
     screen_share: ShareAudience = "hosts"
     file_share: ShareAudience = "hosts"
     max_screen_shares: int = 1
@@ -97,4 +102,7 @@ def from_stored(text: str, *, lobby: bool, has_password: bool) -> RoomSettings:
     count = data.get("max_screen_shares")
     if isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= MAX_SCREEN_SHARES:
         values["max_screen_shares"] = count
+    zone = data.get("time_zone")
+    if isinstance(zone, str) and (zone == "" or is_time_zone(zone)):
+        values["time_zone"] = zone
     return replace(defaults, **values)

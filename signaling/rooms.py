@@ -61,6 +61,11 @@ class LiveRoom:
         # The recording under way, as ``recording`` messages carry it (signaling/recording.py
         # keeps it current); newcomers get it in ``joined`` (the consent notice).
         self.recording: dict[str, Any] | None = None
+        # Issue 5: the meeting under way (signaling/meetings.py) and its live transcription
+        # as ``transcription`` messages carry it (signaling/transcription.py); newcomers get
+        # the latter in ``joined``, so everyone knows captions are being made.
+        self.meeting_id: str | None = None
+        self.transcription: dict[str, Any] | None = None
         self.chat = RoomChat(config)
         self._settings = settings
         self.floor.apply_limits(settings)
@@ -248,6 +253,7 @@ class LiveRoom:
                 messages_per_second=self._config.messages_per_second,
                 camera_required=participant.held,
                 recording=self.recording,
+                transcription=self.transcription,
                 request_id=request_id,
             )
         )
@@ -435,6 +441,7 @@ def _new_participant(
         # published track would reveal it: it never publishes.
         allowed_sources=frozenset() if grants.hidden else grants.can_publish_sources,
         connection=connection,
+        transcriber=grants.transcriber and grants.hidden,
     )
 
 

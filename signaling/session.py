@@ -31,6 +31,7 @@ from signaling.errors import ErrorCode, SparkleError
 from signaling.participant import Participant
 from signaling.protocol import (
     BadMessage,
+    Caption,
     IceCandidate,
     Join,
     Leave,
@@ -326,6 +327,8 @@ class Session:
             room.set_muted(participant, message.source, message.muted)
         elif isinstance(message, Ping):
             self.send(messages.pong(message.id))
+        elif isinstance(message, Caption):
+            self._registry.transcription.caption(room, participant, message)
         elif isinstance(message, RaiseHand):
             if not participant.hidden:
                 room.floor.set_hand(participant, message.raised)

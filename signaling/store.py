@@ -14,7 +14,7 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,76 @@ _MIGRATIONS: tuple[str, ...] = (
     )
     """,
     "CREATE INDEX recording_links_recording ON recording_links (recording_id)",
+    # Issue 5: meetings (one per stretch of a room with people in it), who attended them,
+    # their transcripts (one row per utterance of one speaker) with a full-text index, and
+    # the action items made from them (signaling/meeting_store.py, transcript_store.py).
+    """
+    CREATE TABLE meetings (
+        id TEXT PRIMARY KEY NOT NULL,
+        room TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        time_zone TEXT NOT NULL,
+        actions_state TEXT NOT NULL DEFAULT 'none'
+    )
+    """,
+    "CREATE INDEX meetings_room ON meetings (room, started_at)",
+    """
+    CREATE TABLE meeting_participants (
+        meeting_id TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        name TEXT NOT NULL,
+        joined_at REAL NOT NULL,
+        PRIMARY KEY (meeting_id, identity)
+    )
+    """,
+    """
+    CREATE TABLE transcript_segments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        meeting_id TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        name TEXT NOT NULL,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        text TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX transcript_segments_meeting ON transcript_segments (meeting_id, start)",
+    # An external-content FTS5 index over the segments' text, kept current by triggers
+    # (https://sqlite.org/fts5.html#external_content_tables).
+    """
+    CREATE VIRTUAL TABLE transcript_search USING fts5(
+        text, content='transcript_segments', content_rowid='id', tokenize='porter unicode61'
+    )
+    """,
+    """
+    CREATE TRIGGER transcript_segments_ai AFTER INSERT ON transcript_segments BEGIN
+        INSERT INTO transcript_search (rowid, text) VALUES (new.id, new.text);
+    END
+    """,
+    """
+    CREATE TRIGGER transcript_segments_ad AFTER DELETE ON transcript_segments BEGIN
+        INSERT INTO transcript_search (transcript_search, rowid, text)
+        VALUES ('delete', old.id, old.text);
+    END
+    """,
+    """
+    CREATE TABLE action_items (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        meeting_id TEXT NOT NULL,
+        task TEXT NOT NULL,
+        owner TEXT,
+        owner_name TEXT,
+        due TEXT,
+        due_text TEXT,
+        segment_id INTEGER,
+        start REAL,
+        quote TEXT NOT NULL DEFAULT '',
+        confirmed INTEGER NOT NULL DEFAULT 0,
+        edited INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX action_items_meeting ON action_items (meeting_id, id)",
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -380,6 +450,26 @@ class Store:
     def write(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """One write in its own transaction; the number of rows it touched."""
         return self._write(sql, params)
+
+    def insert(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """One INSERT in its own transaction; the new row's rowid."""
+        return self.write_many([(sql, params)])[0]
+
+    def write_many(self, statements: Sequence[tuple[str, tuple[Any, ...]]]) -> list[int]:
+        """Several writes in one transaction, all or none (a meeting's deletion, a new set of
+        action items); for each, the new rowid of an INSERT, else the rows it touched."""
+        results: list[int] = []
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                cursor = self._conn.execute(sql, params)
+                is_insert = sql.lstrip().upper().startswith("INSERT")
+                results.append(int(cursor.lastrowid or 0) if is_insert else cursor.rowcount)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        return results
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         self._conn.execute("BEGIN IMMEDIATE")

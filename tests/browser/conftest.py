@@ -11,7 +11,7 @@ Plain ``python -m pytest`` (as root, the CI case) works like this:
 
 Nothing a browser does can leave the machine. A browser test is skipped, with the reason,
 only when Chromium/Playwright are missing or the process is not root; CI installs both
-(scripts/install-browser.sh) and runs as root, so there they run.
+(scripts/install-test-packages.sh) and runs as root, so there they run.
 
 Running pytest yourself inside ``unshare -n`` (lo up) runs the tests directly.
 """

@@ -36,16 +36,21 @@ from signaling.commands import (
     SetHost,
     SetPermission,
     StopShare,
+    TranscriptionControl,
     Unban,
     UpdateRoom,
+    is_time_zone,
 )
 from signaling.errors import ErrorCode
 from signaling.protocol import (
     MAX_CANDIDATE_LENGTH,
+    MAX_CAPTION_SPAN_S,
     MAX_ID_LENGTH,
     MAX_MID_LENGTH,
+    MAX_TRACK_SID_LENGTH,
     MAX_TRACKS,
     MESSAGE_TYPES,
+    Caption,
     ClientMessage,
     IceCandidate,
     Join,
@@ -118,6 +123,7 @@ def check_message(message: ClientMessage) -> None:
         count = change.max_screen_shares
         assert count is None or (type(count) is int and 1 <= count <= MAX_SCREEN_SHARES)
         assert change.password is None or 0 < len(change.password) <= MAX_PASSWORD_LENGTH
+        assert change.time_zone is None or change.time_zone == "" or is_time_zone(change.time_zone)
     elif isinstance(message, MuteParticipant):
         assert message.source in MUTABLE_SOURCES
         sid = message.participant_sid
@@ -129,6 +135,11 @@ def check_message(message: ClientMessage) -> None:
         assert message.permission in PERMISSIONS and type(message.allowed) is bool
     elif isinstance(message, RecordingControl):
         assert message.action in ("start", "stop", "pause", "resume")
+    elif isinstance(message, TranscriptionControl):
+        assert type(message.on) is bool
+    elif isinstance(message, Caption):
+        assert len(message.track) <= MAX_TRACK_SID_LENGTH and isinstance(message.text, str)
+        assert 0 <= message.start <= message.end <= message.start + MAX_CAPTION_SPAN_S
     elif isinstance(message, RaiseHand):
         assert type(message.raised) is bool
     elif isinstance(message, Chat):

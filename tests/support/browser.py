@@ -2,7 +2,7 @@
 
 Each participant is its own Chromium process: the fake camera and microphone files are
 browser-wide flags, and headless background tabs stop presenting video (see
-shared/notes/browser-tests.md). Chromium is Debian's (``scripts/install-browser.sh``),
+shared/notes/browser-tests.md). Chromium is Debian's (``scripts/install-test-packages.sh``),
 driven by Python Playwright through ``executable_path``; no browser is ever downloaded.
 
     async with Browsers(tmp_path) as browsers:
@@ -96,7 +96,7 @@ def network_isolated() -> bool:
 def missing_requirements() -> str | None:
     """Why browser tests cannot run on this machine at all, or None when they can."""
     if not CHROMIUM.is_file():
-        return f"{CHROMIUM} not found: run scripts/install-browser.sh"
+        return f"{CHROMIUM} not found: run scripts/install-test-packages.sh"
     try:
         import playwright.async_api  # noqa: F401
     except ImportError:
@@ -110,7 +110,7 @@ def isolation_requirements() -> str | None:
         return "browser tests need root to run in a private network namespace (unshare -n)"
     for tool in ("unshare", "ip"):
         if shutil.which(tool) is None:
-            return f"`{tool}` not found: run scripts/install-browser.sh"
+            return f"`{tool}` not found: run scripts/install-test-packages.sh"
     return None
 
 

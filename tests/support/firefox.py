@@ -150,7 +150,10 @@ T = TypeVar("T")
 def firefox_missing() -> str | None:
     """Why Firefox tests cannot run here, or None when they can."""
     if not FIREFOX.is_file():
-        return f"{FIREFOX} not found: run scripts/install-browser.sh (apt-get install firefox-esr)"
+        return (
+            f"{FIREFOX} not found: run scripts/install-test-packages.sh "
+            "(apt-get install firefox-esr)"
+        )
     return None
 
 

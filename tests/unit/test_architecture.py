@@ -5,9 +5,12 @@
 - ``signaling/`` never imports ``aiortc``, ``av``, ``aioice`` or ``pylibsrtp``, and reaches
   the media plane only through ``sfu``'s public modules.
 - In ``sfu/``, only ``aiortc_hooks.py`` reaches into another object's ``_private`` names.
-- Workers (``recorder/``) join rooms through the public protocol like any client: they never
-  import ``sfu``, ``signaling`` or ``jwt``, and only ``recorder/aiortc_frames.py`` reaches
-  aiortc internals.
+- Workers (``recorder/``, ``transcribe/``) join rooms through the public protocol like any
+  client: they never import ``sfu``, ``signaling`` or ``jwt``, and only
+  ``recorder/aiortc_frames.py`` reaches aiortc internals.
+- ``minutes/`` (action items, due dates, transcript formats) is pure text: it imports none of
+  ``sfu``, ``signaling``, the workers, the network or media libraries, so the server and the
+  workers can both use it.
 
 Imports are read with ``ast``, so imports inside functions and ``importlib.import_module``
 calls with a literal name count too.
@@ -91,7 +94,7 @@ def signaling_violations(table: dict[str, set[str]]) -> list[str]:
     return problems
 
 
-WORKERS = ("recorder/",)
+WORKERS = ("recorder/", "transcribe/")
 
 
 def worker_violations(table: dict[str, set[str]]) -> list[str]:
@@ -101,6 +104,17 @@ def worker_violations(table: dict[str, set[str]]) -> list[str]:
         if path.startswith(WORKERS)
         for name in sorted(names)
         if top(name) in {"sfu", "signaling", "jwt"}
+    ]
+
+
+def minutes_violations(table: dict[str, set[str]]) -> list[str]:
+    banned = {"sfu", "signaling", "recorder", "transcribe", "aiohttp", "jwt", *MEDIA_LIBRARIES}
+    return [
+        f"{path} imports {name}"
+        for path, names in table.items()
+        if path.startswith("minutes/")
+        for name in sorted(names)
+        if top(name) in banned
     ]
 
 
@@ -140,6 +154,12 @@ def test_workers_use_only_the_public_protocol() -> None:
     assert worker_violations(table) == []
 
 
+def test_minutes_is_pure_text() -> None:
+    table = module_imports()
+    assert "minutes/action_items.py" in table  # otherwise the rule proves nothing
+    assert minutes_violations(table) == []
+
+
 @pytest.mark.parametrize(
     ("path", "source", "rule"),
     [
@@ -159,6 +179,9 @@ def test_workers_use_only_the_public_protocol() -> None:
         ("signaling/rooms.py", "from sfu import aiortc_hooks", signaling_violations),
         ("recorder/worker.py", "from signaling.tokens import Grants", worker_violations),
         ("recorder/worker.py", "from sfu.rtp_header import pack", worker_violations),
+        ("transcribe/worker.py", "from signaling.tokens import Grants", worker_violations),
+        ("minutes/action_items.py", "import aiohttp", minutes_violations),
+        ("minutes/action_items.py", "from signaling.store import Store", minutes_violations),
     ],
 )
 def test_each_rule_catches_a_violation(path: str, source: str, rule: object) -> None:

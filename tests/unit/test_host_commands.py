@@ -151,9 +151,20 @@ def test_update_room_settings() -> None:
         ({"type": "update_room", "settings": {}}, "update_room: field 'settings' names no setting"),
         (
             {"type": "update_room", "settings": {"colour": "red"}},
-            "update_room: unknown setting 'colour'; expected any of auto_record, file_share, "
-            "lobby, locked, max_screen_shares, mute_on_entry, password, password_skips_lobby, "
-            "require_camera, require_name, screen_share, self_unmute",
+            "update_room: unknown setting 'colour'; expected any of auto_record, "
+            "auto_transcribe, file_share, lobby, locked, max_screen_shares, mute_on_entry, "
+            "password, password_skips_lobby, require_camera, require_name, screen_share, "
+            "self_unmute, time_zone",
+        ),
+        (
+            {"type": "update_room", "settings": {"time_zone": "Mars/Olympus"}},
+            "update_room: setting 'time_zone' is 'Mars/Olympus'; expected an IANA time zone "
+            'name such as Europe/Berlin, or "" for the server\'s default',
+        ),
+        (
+            {"type": "update_room", "settings": {"time_zone": "../../etc/passwd"}},
+            "update_room: setting 'time_zone' is '../../etc/passwd'; expected an IANA time zone "
+            'name such as Europe/Berlin, or "" for the server\'s default',
         ),
         (
             {"type": "update_room", "settings": {"max_screen_shares": 0}},

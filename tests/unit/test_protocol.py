@@ -313,6 +313,7 @@ def test_joined_payload_shape() -> None:
         "limits": {"max_message_bytes": 65536, "messages_per_second": 20.0},
         "camera_required": False,
         "recording": None,
+        "transcription": None,
         "id": "j",
     }
     json.dumps(payload)  # serialisable as is

@@ -1,0 +1,396 @@
+"""Live transcription (issue 5): a host turns it on, a transcriber worker joins the room,
+its captions are stored as the meeting's transcript and shown to everyone; when it stops (or
+the meeting ends) the action items are made and everyone is pointed to the summary.
+
+The server never touches audio. Turning transcription on queues a job; a transcriber
+process (``python -m transcribe``, its own process, transcribe/) claims it over HTTP
+(``POST /api/v1/transcriber/jobs/claim``, signaling/transcriber_jobs_api.py), gets a
+short-lived token with the ``transcriber`` grant, joins as a hidden participant and sends one
+``caption`` per utterance naming the audio track it heard. Which participant a track belongs
+to is the server's knowledge, never the worker's word. With ``transcriber_workers = "local"``
+(the embedded default) this server starts one such process on its own machine, once, and
+it serves every room; with ``remote`` the operator runs them elsewhere.
+
+Everyone in the room is told while transcription is on (``transcription`` messages, and
+``joined`` for newcomers), like the recording consent notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from minutes.transcript import Segment
+from signaling import messages
+from signaling.config import Config
+from signaling.errors import ErrorCode, SparkleError
+from signaling.fields import MessageError
+from signaling.meetings import MeetingService
+from signaling.metrics import Metrics
+from signaling.participant import Participant
+from signaling.protocol import Caption
+from signaling.rooms import LiveRoom
+from signaling.tokens import Grants, TokenService
+
+log = logging.getLogger(__name__)
+
+# The worker's join token is used once, right after its claim.
+WORKER_TOKEN_TTL_S = 120
+# How often a job's watcher looks at the room (the worker's presence, whose tracks are whose).
+WATCH_S = 0.25
+# A job whose worker vanished is offered again; after this many claims it fails.
+MAX_CLAIMS = 3
+# The longest a claim request waits for a job (long polling: no job, no traffic).
+MAX_CLAIM_WAIT_S = 30.0
+# A local transcriber process that keeps dying is restarted at most this often.
+RESPAWN_MIN_S = 10.0
+KILL_AFTER_S = 3.0
+
+
+@dataclass(eq=False)
+class TranscriptionJob:
+    id: str
+    room: str
+    meeting_id: str
+    by: dict[str, Any] | None
+    state: str = "queued"  # queued | claimed | running | stopping | ended
+    claims: int = 0
+    error: str | None = None
+    # Whose each audio track is, kept from the room while the job runs: a caption may arrive
+    # after its speaker left, when the room no longer knows the track.
+    track_owners: dict[str, tuple[str, str]] = field(default_factory=dict)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    watcher: asyncio.Task[None] | None = None
+
+    @property
+    def worker_identity(self) -> str:
+        return "transcriber-" + self.id
+
+    def to_wire(self, state: str) -> dict[str, Any]:
+        wire: dict[str, Any] = {"state": state, "by": self.by, "meeting_id": self.meeting_id}
+        if self.error is not None:
+            wire["error"] = self.error
+        return wire
+
+
+class TranscriptionService:
+    def __init__(
+        self,
+        config: Config,
+        tokens: TokenService,
+        meetings: MeetingService,
+        live_room: Callable[[str], LiveRoom | None],
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._tokens = tokens
+        self._meetings = meetings
+        self._rooms = live_room
+        self._metrics = metrics
+        self._clock = clock
+        self._jobs: dict[str, TranscriptionJob] = {}  # room name -> its job
+        self._queued = asyncio.Event()
+        self._process: asyncio.subprocess.Process | None = None
+        self._spawned_at = -RESPAWN_MIN_S
+        self._finishing: set[asyncio.Task[None]] = set()
+        host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
+        self.worker_url = f"http://{host}:{config.port}"
+
+    def _count(self) -> None:
+        waiting = sum(1 for job in self._jobs.values() if job.state in ("queued", "claimed"))
+        running = sum(1 for job in self._jobs.values() if job.state in ("running", "stopping"))
+        self._metrics.set_transcriptions(waiting, running)
+
+    def current(self, room: str) -> TranscriptionJob | None:
+        job = self._jobs.get(room)
+        return job if job is not None and job.state != "ended" else None
+
+    # --- control --------------------------------------------------------------------------
+
+    async def start(self, room: LiveRoom, by: dict[str, Any] | None) -> TranscriptionJob:
+        if self._config.transcriber_workers == "off":
+            raise SparkleError(ErrorCode.TRANSCRIPTION_UNAVAILABLE)
+        previous = self._jobs.get(room.name)
+        if previous is not None:
+            if previous.state == "stopping":
+                raise SparkleError(
+                    ErrorCode.CONFLICT, "transcription is still stopping; try again in a moment"
+                )
+            raise SparkleError(ErrorCode.CONFLICT, "transcription is already on")
+        if room.meeting_id is None:
+            raise SparkleError(ErrorCode.CONFLICT, "no meeting is under way in this room")
+        job = TranscriptionJob("TJ_" + secrets.token_urlsafe(9), room.name, room.meeting_id, by)
+        self._jobs[room.name] = job
+        self._meetings.records.set_actions_state(job.meeting_id, "pending")
+        self._announce(job, "on")
+        self._queued.set()
+        if self._config.transcriber_workers == "local":
+            await self._ensure_local_process()
+        job.watcher = asyncio.create_task(self._watch(job))
+        log.info("room %s: transcription %s on", room.name, job.id)
+        return job
+
+    def request_stop(self, room: str) -> TranscriptionJob | None:
+        """Tell everyone (the worker included) transcription is off; the worker then sends
+        the captions still being recognised and leaves. For callers holding the room's lock;
+        ``stop`` (outside it) waits for the worker and makes the action items."""
+        job = self._jobs.get(room)
+        if job is None or job.state in ("stopping", "ended"):
+            return None
+        was_waiting = job.state == "queued"
+        job.state = "stopping"
+        job.changed.set()
+        self._announce(job, "off")
+        if was_waiting:
+            job.state = "ended"  # nobody to wait for
+        return job
+
+    async def stop(self, room: str) -> None:
+        """Stop ``room``'s transcription (if on), wait for its worker, make the action items."""
+        self.request_stop(room)
+        job = self._jobs.get(room)
+        if job is None:
+            return
+        if job.watcher is not None:
+            await asyncio.wait({job.watcher}, timeout=self._config.transcriber_stop_timeout_s)
+        await self._finish(job)
+
+    def stop_later(self, room: str) -> None:
+        """``request_stop`` now and the rest in a task the service owns."""
+        if self.request_stop(room) is None and room not in self._jobs:
+            return
+        task = asyncio.create_task(self.stop(room))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def _finish(self, job: TranscriptionJob) -> None:
+        if self._jobs.get(job.room) is not job:
+            return  # another stop finished it
+        del self._jobs[job.room]
+        job.state = "ended"
+        self._count()
+        job.changed.set()
+        if job.watcher is not None and not job.watcher.done():
+            job.watcher.cancel()
+            await asyncio.gather(job.watcher, return_exceptions=True)
+        try:
+            found = await self._meetings.make_action_items(job.meeting_id)
+        except Exception:
+            log.exception("meeting %s: making the action items failed", job.meeting_id)
+            self._meetings.records.set_actions_state(job.meeting_id, "ready")
+            found = 0
+        log.info("meeting %s: %d action item(s)", job.meeting_id, found)
+        live = self._rooms(job.room)
+        if live is not None:
+            live.broadcast(messages.meeting_summary(job.meeting_id))
+
+    # --- the worker's side ----------------------------------------------------------------
+
+    def claim(self) -> tuple[TranscriptionJob, str] | None:
+        """For a transcriber: the oldest waiting job and a fresh join token. Synchronous, so
+        two claims never get the same job (no ``await`` between the check and the mark)."""
+        for job in self._jobs.values():
+            if job.state == "queued":
+                job.state, job.claims = "claimed", job.claims + 1
+                job.changed.set()
+                token = self._tokens.mint(
+                    job.room,
+                    job.worker_identity,
+                    "Transcriber",
+                    Grants.transcription_worker(),
+                    WORKER_TOKEN_TTL_S,
+                )
+                log.info("room %s: transcription %s claimed", job.room, job.id)
+                return job, token
+        self._queued.clear()
+        return None
+
+    async def claim_waiting(self, wait_s: float) -> tuple[TranscriptionJob, str] | None:
+        """``claim``, waiting up to ``wait_s`` for a job to appear (long polling)."""
+        deadline = self._clock() + min(max(wait_s, 0.0), MAX_CLAIM_WAIT_S)
+        while True:
+            claimed = self.claim()
+            left = deadline - self._clock()
+            if claimed is not None or left <= 0:
+                return claimed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queued.wait(), timeout=left)
+
+    def job_done(self, job_id: str, exit_code: int, error: str | None) -> bool:
+        """A worker reports it left ``job_id``'s room; False for an unknown job."""
+        for job in self._jobs.values():
+            if job.id == job_id:
+                if exit_code != 0:
+                    log.warning("transcription %s: worker exit %d: %s", job_id, exit_code, error)
+                    job.error = error or f"the transcriber exited with code {exit_code}"
+                job.changed.set()
+                return True
+        return False
+
+    def caption(self, room: LiveRoom, worker: Participant, message: Caption) -> None:
+        """Store and show one utterance from the transcriber."""
+        if not worker.transcriber:
+            raise MessageError(
+                ErrorCode.FORBIDDEN, "only a transcription worker sends captions", message.id
+            )
+        job = self._jobs.get(room.name)
+        if job is None or job.state == "ended" or worker.identity != job.worker_identity:
+            raise MessageError(
+                ErrorCode.CONFLICT, "transcription is not on in this room", message.id
+            )
+        self._learn_tracks(job, room)
+        owner = job.track_owners.get(message.track)
+        if owner is None:
+            raise MessageError(
+                ErrorCode.NOT_FOUND, f"no audio track {message.track!r} in this room", message.id
+            )
+        text = " ".join(message.text.split())[: self._config.caption_max_chars]
+        if not text:
+            return
+        identity, name = owner
+        segment = Segment(identity, name, message.start, message.end, text)
+        segment_id = self._meetings.transcripts.add(job.meeting_id, segment)
+        self._metrics.count_caption()
+        room.broadcast(
+            messages.caption(
+                segment_id=segment_id,
+                identity=identity,
+                name=name,
+                start=message.start,
+                end=message.end,
+                text=text,
+            )
+        )
+
+    # --- watching a job ---------------------------------------------------------------------
+
+    async def _watch(self, job: TranscriptionJob) -> None:
+        """Until the job ends: the worker must join in time; one that vanishes is replaced."""
+        deadline = self._clock() + self._config.transcriber_join_timeout_s
+        while job.state != "ended":
+            room = self._rooms(job.room)
+            if room is not None:
+                self._learn_tracks(job, room)
+            present = room is not None and room.by_identity(job.worker_identity) is not None
+            if job.state == "stopping" and not present:
+                return
+            if present and job.state == "claimed":
+                job.state = "running"
+            elif not present and job.state == "running":
+                if job.claims >= MAX_CLAIMS:
+                    self._fail(job, job.error or "the transcriber left the room")
+                    return
+                log.warning("room %s: the transcriber left; offering the job again", job.room)
+                job.state = "queued"
+                self._queued.set()
+                deadline = self._clock() + self._config.transcriber_join_timeout_s
+            elif job.state in ("queued", "claimed"):
+                if self._clock() > deadline:
+                    self._fail(job, "no transcriber joined the room in time")
+                    return
+                if job.state == "queued" and self._config.transcriber_workers == "local":
+                    await self._ensure_local_process()
+            self._count()
+            job.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(job.changed.wait(), timeout=WATCH_S)
+
+    def _fail(self, job: TranscriptionJob, error: str) -> None:
+        log.error("room %s: transcription %s failed: %s", job.room, job.id, error)
+        self._metrics.count_transcriber_error()
+        job.error = error
+        job.state = "stopping"
+        self._announce(job, "off")
+        self.stop_later(job.room)
+
+    def _learn_tracks(self, job: TranscriptionJob, room: LiveRoom) -> None:
+        for track in room.media.published_tracks():
+            if track.kind != "audio" or track.sid in job.track_owners:
+                continue
+            owner = room.participants.get(track.peer_id)
+            if owner is not None and not owner.hidden:
+                job.track_owners[track.sid] = (owner.identity, owner.name)
+
+    def _announce(self, job: TranscriptionJob, state: str) -> None:
+        room = self._rooms(job.room)
+        if room is None:
+            return
+        wire = job.to_wire(state)
+        room.transcription = wire if state == "on" else None
+        room.broadcast(messages.transcription(wire))
+
+    # --- the local transcriber process ------------------------------------------------------
+
+    async def _ensure_local_process(self) -> None:
+        process = self._process
+        if process is not None and process.returncode is None:
+            return
+        if self._clock() - self._spawned_at < RESPAWN_MIN_S:
+            return
+        self._spawned_at = self._clock()
+        if process is not None:
+            log.error("the transcriber process exited with code %s; restarting", process.returncode)
+        config = self._config
+        env = {
+            **os.environ,
+            "SPARKLE_API_KEY": config.api_key,
+            "SPARKLE_API_SECRET": config.api_secret,
+        }
+        args = ["--server", self.worker_url, "--model", config.transcriber_model]
+        args += ["--device", config.transcriber_device]
+        args += ["--compute-type", config.transcriber_compute_type]
+        if config.transcriber_processes:
+            args += ["--workers", str(config.transcriber_processes)]
+        for address in config.sfu_settings().listen_addresses:
+            args += ["--rtc-address", address]
+        config.data_path.mkdir(parents=True, exist_ok=True)
+        log_file = await asyncio.to_thread(open, config.data_path / "transcriber.log", "ab")
+        with log_file:
+            try:
+                self._process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "transcribe",
+                    *args,
+                    env=env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=log_file,
+                )
+            except OSError as exc:
+                log.error("the transcriber process did not start: %s", exc)
+                return
+        log.info("transcriber process started (pid %d)", self._process.pid)
+
+    async def close(self) -> None:
+        """Shutdown: stop every job (the action items are made), then the local process."""
+        for room in list(self._jobs):
+            self.request_stop(room)
+        jobs = list(self._jobs.values())
+        for job in jobs:
+            if job.watcher is not None:
+                await asyncio.wait({job.watcher}, timeout=self._config.transcriber_stop_timeout_s)
+            await self._finish(job)
+        if self._finishing:
+            grace = self._config.transcriber_stop_timeout_s
+            await asyncio.wait(list(self._finishing), timeout=grace)
+        process = self._process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), timeout=KILL_AFTER_S)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
