@@ -97,8 +97,10 @@ async def server_factory(tmp_path: Path) -> AsyncIterator[ServerFactory]:
         await test_server.start_server(access_log_class=AccessLogger)
         started.append(test_server)
         base = str(test_server.make_url("")).rstrip("/")
-        # Workers the server starts (the recorder) reach it where the test server listens.
+        # Workers the server starts (recorder, transcriber) reach it where the test server
+        # listens.
         app[ROOMS].recordings.worker_url = base
+        app[ROOMS].transcription.worker_url = base
         return RunningServer(config=config, app=app, base_url=base)
 
     yield start

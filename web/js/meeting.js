@@ -6,8 +6,10 @@
 // a non-fatal error to show, 'alert' (detail: {code, message}) for something a host did to us
 // or that we may not do, 'waiting' once we are in the lobby, 'knock' and 'lobby-left' (hosts:
 // someone arrives in or leaves the lobby), 'chat' (detail: message), 'recording' (detail:
-// {previous, current, wire}: the room's recording changed, recording.js) and 'ended'
-// (detail: {reason, message}) once the participation is over.
+// {previous, current, wire}: the room's recording changed, recording.js), 'transcription'
+// (detail: {previous, current, wire}, transcription.js), 'caption' (detail: the server's
+// `caption` message), 'summary' (detail: {meeting_id}: the meeting's summary is ready) and
+// 'ended' (detail: {reason, message}) once the participation is over.
 import { HostCommands } from './host-commands.js';
 import { Lobby } from './lobby.js';
 import { MeetingError, closeMessage } from './meeting-error.js';
@@ -17,6 +19,7 @@ import { handOf, mergeRoom, permissionsOf } from './room-policy.js';
 import { Roster } from './roster.js';
 import { ScreenShare } from './screen-share.js';
 import { SignalClient } from './signal.js';
+import { TranscriptionStatus, refusalText } from './transcription.js';
 
 const JOIN_TIMEOUT_MS = 15000;
 const LEAVE_TIMEOUT_MS = 2000;
@@ -50,6 +53,14 @@ export class Meeting extends EventTarget {
   #recording = new RecordingStatus((previous, current, wire) => {
     this.dispatchEvent(new CustomEvent('recording', { detail: { previous, current, wire } }));
   }, () => this.#changed());
+
+  #transcription = new TranscriptionStatus({
+    changed: (previous, current, wire) => {
+      this.dispatchEvent(new CustomEvent('transcription', { detail: { previous, current, wire } }));
+    },
+    summary: (meetingId) => this.dispatchEvent(new CustomEvent('summary', { detail: { meeting_id: meetingId } })),
+    settled: () => this.#changed(),
+  });
 
   #hostCommands = new HostCommands({
     alert: (code, message) => this.#alert(code, message),
@@ -100,6 +111,21 @@ export class Meeting extends EventTarget {
     return this.#recording.pending;
   }
 
+  /** The room's transcription under way ({state, by, meeting_id}, transcription.js), or null. */
+  get transcription() {
+    return this.#transcription.current;
+  }
+
+  /** True while a transcription command of ours awaits the server's answer. */
+  get transcriptionPending() {
+    return this.#transcription.pending;
+  }
+
+  /** The last meeting seen transcribed (its summary is worth a link), or null. */
+  get transcribedMeetingId() {
+    return this.#transcription.meetingId;
+  }
+
   /** Our screen-share track, while we share. */
   get screenTrack() {
     return this.#screen.track;
@@ -148,6 +174,7 @@ export class Meeting extends EventTarget {
     this.held = message.camera_required === true;
     this.roster.reset(message);
     this.#recording.reset(message.recording);
+    this.#transcription.reset(message.transcription);
     // Joining muted (mute_on_entry, or no right to speak): the microphone starts switched off,
     // and #onMapping tells the others once the track exists.
     if (!this.isHost() && (this.room.mute_on_entry || !this.permissions().speak)) this.media.setMicEnabled(false);
@@ -225,6 +252,9 @@ export class Meeting extends EventTarget {
         if (this.chat.length > MAX_CHAT_MESSAGES) this.chat.shift();
         this.dispatchEvent(new CustomEvent('chat', { detail: m.message }));
         break;
+      case 'caption':
+        this.dispatchEvent(new CustomEvent('caption', { detail: m }));
+        return;
       case 'error':
         this.#onError(m);
         return;
@@ -235,7 +265,7 @@ export class Meeting extends EventTarget {
         // pong and anything newer than this client are ignored
         if (
           !this.roster.apply(m) && !this.lobby.apply(m) && !this.#hostCommands.handle(m) &&
-          !this.#recording.apply(m)
+          !this.#recording.apply(m) && !this.#transcription.apply(m)
         ) return;
     }
     this.#changed();
@@ -255,6 +285,11 @@ export class Meeting extends EventTarget {
         ? 'The meeting cannot be recorded: the server is short of disk space.'
         : m.message || 'The recording command was refused.';
       this.#notice(m.code, text);
+      return;
+    }
+    if (this.#transcription.refused(m.id)) {
+      this.#changed();
+      this.#alert(m.code, refusalText(m.code, m.message));
       return;
     }
     if (this.peer && m.id !== undefined) await this.peer.handleOfferError(m.id);
@@ -376,6 +411,14 @@ export class Meeting extends EventTarget {
   recordingCommand(action) {
     const id = this.command(`${action}_recording`);
     this.#recording.sent(id);
+    this.#changed();
+    return id;
+  }
+
+  /** Hosts: turn the room's transcription on (true) or off (false). */
+  transcriptionCommand(on) {
+    const id = this.command(on ? 'start_transcription' : 'stop_transcription');
+    this.#transcription.sent(id);
     this.#changed();
     return id;
   }

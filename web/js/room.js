@@ -1,5 +1,6 @@
 // The meeting page (/r/<room>): the pre-join screen (prejoin.js), then the meeting, then the
 // "ended" screen.
+import { Captions } from './captions.js';
 import { ChatPanel } from './chat.js';
 import { Chime } from './chime.js';
 import { installDebug } from './debug.js';
@@ -13,6 +14,7 @@ import { RecordingsPanel } from './recordings-panel.js';
 import { SessionToken } from './session-token.js';
 import { setToggle } from './toggle-button.js';
 import { Toasts } from './toasts.js';
+import { TranscriptionView } from './transcription.js';
 
 const $ = (id) => document.getElementById(id);
 const BANNER_MS = 8000;
@@ -28,11 +30,14 @@ const page = {
   people: null,
   chat: null,
   recordings: null,
+  captions: new Captions($('captions'), $('captions-button')),
+  transcription: null,
   bannerTimer: 0,
 };
 page.people = new PeoplePanel($, (text) => page.toasts.show(text));
 page.chat = new ChatPanel($, (text) => page.toasts.show(text));
 page.recordings = new RecordingsPanel($, (text) => page.toasts.show(text));
+page.transcription = new TranscriptionView($, page.toasts);
 page.prejoin = new Prejoin($, page.room, new SessionToken(page.room), {
   phase: () => page.phase,
   show,
@@ -76,12 +81,16 @@ function enterMeeting(meeting, token) {
   meeting.addEventListener('lobby-left', (e) => page.toasts.dismiss(`knock:${e.detail.sid}`));
   meeting.addEventListener('chat', (e) => page.chat.add(e.detail));
   meeting.addEventListener('recording', (e) => onRecording(e.detail));
+  meeting.addEventListener('transcription', (e) => page.transcription.changed(e.detail));
+  meeting.addEventListener('caption', (e) => page.captions.add(e.detail));
+  meeting.addEventListener('summary', (e) => page.transcription.summaryReady(e.detail.meeting_id));
   meeting.addEventListener('ended', (e) => onEnded(e.detail));
   $('meeting-room').textContent = page.room;
   show('meeting');
   renderMeeting();
   // Joining a meeting that is being recorded: told before anything else.
   if (meeting.recording) showConsent(meeting.recording);
+  page.transcription.start(meeting, token);
   // A host who arrives while people wait hears about them at once.
   if (meeting.lobby.size) page.chime.play();
   $('mic-button').focus();
@@ -191,6 +200,7 @@ function renderMeeting() {
   page.people.render(meeting);
   page.chat.render(meeting);
   renderRecording(meeting);
+  page.transcription.render(meeting);
   const conn = meeting.connection();
   $('connection').dataset.state = conn.state;
   $('connection-text').textContent = conn.text;
@@ -208,6 +218,8 @@ function showBanner(text) {
 function onEnded({ reason, message }) {
   page.grid.clear();
   page.toasts.clear();
+  page.captions.clear();
+  page.transcription.ended();
   $('people-panel').hidden = true;
   $('chat-panel').hidden = true;
   if (page.prejoin.media) page.prejoin.media.stop();
