@@ -175,6 +175,7 @@ export class Meeting extends EventTarget {
     this.roster.reset(message);
     this.#recording.reset(message.recording);
     this.#transcription.reset(message.transcription);
+    this.#adoptTimeZone();
     // Joining muted (mute_on_entry, or no right to speak): the microphone starts switched off,
     // and #onMapping tells the others once the track exists.
     if (!this.isHost() && (this.room.mute_on_entry || !this.permissions().speak)) this.media.setMicEnabled(false);
@@ -203,6 +204,19 @@ export class Meeting extends EventTarget {
       video: others.filter((t) => t.kind === 'video').length,
     });
     this.#changed();
+  }
+
+  /** A host whose room has no time zone yet gives it the browser's, so "by Friday" in this
+   * room's action items means the host's Friday (docs/transcription.md). */
+  #adoptTimeZone() {
+    if (!this.isHost() || this.room.time_zone) return;
+    let zone = '';
+    try {
+      zone = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+    } catch {
+      return;
+    }
+    if (zone) this.command('update_room', { settings: { time_zone: zone } });
   }
 
   #onMapping() {

@@ -15,6 +15,8 @@ export const ROOM_DEFAULTS = Object.freeze({
   require_name: true,
   require_camera: false,
   auto_record: false,
+  auto_transcribe: false,
+  time_zone: '',
   screen_share: 'hosts',
   file_share: 'hosts',
   max_screen_shares: 1,
