@@ -45,8 +45,9 @@ def parse_message(text: str) -> dict[str, Any]:
 
 
 class SignalClient:
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, name: str = NAME) -> None:
         self._token = token
+        self._name = name  # the display name sent in ``join`` (a worker's own, never shown)
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._next_id = 0
@@ -58,7 +59,7 @@ class SignalClient:
         """Connect and join; return the ``joined`` message or raise JoinFailed."""
         self._ws = ws = await http.ws_connect(url, heartbeat=HEARTBEAT_S, autoclose=True)
         # Hidden: the name is never shown, but a room with ``require_name`` wants one.
-        join = {"type": "join", "v": PROTOCOL_VERSION, "token": self._token, "name": NAME}
+        join = {"type": "join", "v": PROTOCOL_VERSION, "token": self._token, "name": self._name}
         await ws.send_str(json.dumps(join))
         while True:
             message = await ws.receive()
@@ -116,6 +117,14 @@ class SignalClient:
             return await asyncio.wait_for(future, ANSWER_TIMEOUT_S)
         finally:
             self._replies.pop(request_id, None)
+
+    async def send(self, type_: str, **fields: Any) -> None:
+        """Send a message that has no reply (e.g. a transcriber's ``caption``); raises
+        ConnectionError once the socket is closed."""
+        ws = self._ws
+        if ws is None or ws.closed:
+            raise ConnectionError("the socket is closed")
+        await ws.send_str(json.dumps({"type": type_, **fields}))
 
     async def leave(self) -> None:
         """Say ``leave``, give the server a moment for its ``bye``, and close."""
