@@ -89,10 +89,9 @@ async def _close_rooms(app: web.Application) -> None:
 
 
 async def _start_retention(app: web.Application) -> None:
-    """Recordings older than recording_retention_days are deleted, hourly; the room
-    registry's close() (on shutdown) stops it."""
-    app[ROOMS].recordings.start_retention()
-    app[ROOMS].meetings.start_retention()
+    """Meetings (with their transcripts) and recordings older than
+    recording_retention_days are deleted, hourly; the room registry's close() stops it."""
+    app[ROOMS].retention.start()
 
 
 async def _store_lifetime(app: web.Application) -> AsyncIterator[None]:

@@ -36,8 +36,6 @@ from signaling.transcript_store import TranscriptStore
 
 log = logging.getLogger(__name__)
 
-RETENTION_SWEEP_S = 3600.0
-
 
 class MeetingService:
     def __init__(
@@ -54,7 +52,6 @@ class MeetingService:
         self.records = MeetingStore(store)
         self.transcripts = TranscriptStore(store)
         self.action_items = ActionItemStore(store)
-        self._retention: asyncio.Task[None] | None = None
         # A previous process that crashed left its meetings open: they ended with it.
         self.records.end_all_open(clock())
 
@@ -153,25 +150,6 @@ class MeetingService:
         for meeting in old:
             self.delete(meeting)
         return len(old)
-
-    def start_retention(self) -> None:
-        if self._retention is None:
-            self._retention = asyncio.create_task(self._run_retention())
-
-    async def _run_retention(self) -> None:
-        while True:
-            try:
-                removed = self.sweep()
-                if removed:
-                    log.info("retention: deleted %d meeting(s) and their transcripts", removed)
-            except Exception:
-                log.exception("meeting retention sweep failed")
-            await asyncio.sleep(RETENTION_SWEEP_S)
-
-    async def close(self) -> None:
-        if self._retention is not None:
-            self._retention.cancel()
-            await asyncio.gather(self._retention, return_exceptions=True)
 
 
 def _zone(name: str) -> datetime.tzinfo:

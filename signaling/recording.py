@@ -57,7 +57,6 @@ WORKER_TOKEN_TTL_S = 120
 KILL_AFTER_S = 3.0
 # How often the free disk space is checked while something records.
 DISK_CHECK_S = 5.0
-RETENTION_SWEEP_S = 3600.0
 
 
 @dataclass(eq=False)
@@ -102,7 +101,6 @@ class RecordingService:
         self._clock = clock
         self._live: dict[str, LiveRecording] = {}
         self._monitor: asyncio.Task[None] | None = None
-        self._retention: asyncio.Task[None] | None = None
         # Where the worker reaches this server; the CLI and the tests set the real one.
         host = config.host if config.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
         self.worker_url = f"http://{host}:{config.port}"
@@ -382,21 +380,6 @@ class RecordingService:
         self.links.delete_for(record.id)
         shutil.rmtree(record.folder, ignore_errors=True)
 
-    def start_retention(self) -> None:
-        """Sweep now and hourly, until ``close``."""
-        if self._retention is None:
-            self._retention = asyncio.create_task(self._run_retention())
-
-    async def _run_retention(self) -> None:
-        while True:
-            try:
-                removed = self.sweep()
-                if removed:
-                    log.info("retention: deleted %d recording(s)", removed)
-            except Exception:
-                log.exception("retention sweep failed")
-            await asyncio.sleep(RETENTION_SWEEP_S)
-
     def _interrupted(self) -> None:
         """Rows a previous run left active (it crashed): their files are what was written."""
         for record in self._records.active():
@@ -428,7 +411,7 @@ class RecordingService:
                 continue
             await self._wait_worker(live, self._config.recorder_stop_timeout_s)
         await self.exports.close()
-        for task in (self._monitor, self._retention):
+        for task in (self._monitor,):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

@@ -23,6 +23,7 @@ from signaling.meetings import MeetingService
 from signaling.metrics import Metrics, MetricsSnapshot
 from signaling.participant import Connection, Participant
 from signaling.recording import RecordingService
+from signaling.retention import Retention
 from signaling.room_settings import from_stored
 from signaling.rooms import LiveRoom, close_code
 from signaling.store import Store
@@ -60,6 +61,10 @@ class RoomRegistry:
         self.meetings = MeetingService(config, store, self.recordings)
         self.transcription = TranscriptionService(
             config, tokens, self.meetings, self.live_room, metrics
+        )
+        # Meetings first: deleting one deletes the recordings made during it.
+        self.retention = Retention(
+            [("meeting", self.meetings.sweep), ("recording", self.recordings.sweep)]
         )
         self._rooms: dict[str, LiveRoom] = {}
         # Counters of rooms that have ended: Prometheus counters must never go down, so what a
@@ -303,7 +308,7 @@ class RoomRegistry:
             await self._close_media(room)
         await self.recordings.close()
         await self.transcription.close()
-        await self.meetings.close()
+        await self.retention.close()
         if self._tasks:
             # Sessions' endings (leave, close handshake) started before or during shutdown.
             _done, late = await asyncio.wait(list(self._tasks), timeout=SHUTDOWN_GRACE_S)

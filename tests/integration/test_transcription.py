@@ -20,7 +20,9 @@ from typing import Any
 
 import aiohttp
 
+from minutes.transcript import Segment
 from signaling.appkeys import ROOMS
+from signaling.meeting_store import MeetingRecord
 from signaling.tokens import Grants
 from tests.conftest import RunningServer, ServerFactory
 from tests.support.media import ToneAudioTrack
@@ -274,3 +276,20 @@ async def test_transcription_can_be_turned_off_for_the_server(
     async with _meeting(server) as (host, _gus, _ivy):
         reply = await host.request("start_transcription")
         assert reply["code"] == "transcription_unavailable", reply
+
+
+async def test_retention_deletes_old_meetings_with_their_transcripts(
+    server_factory: ServerFactory,
+) -> None:
+    server = await server_factory(recording_retention_days=30)
+    meetings = server.app[ROOMS].meetings
+    now = datetime.datetime.now(tz=datetime.UTC).timestamp()
+    for meeting_id, age_days in (("MT_old", 31), ("MT_recent", 29)):
+        started = now - age_days * 86400
+        meetings.records.add(MeetingRecord(meeting_id, ROOM, started, started + 60, "UTC", "ready"))
+        meetings.transcripts.add(meeting_id, Segment("gus", "Gus", started, started + 1, "Hi."))
+    server.app[ROOMS].retention.sweep()
+    assert meetings.records.get("MT_old") is None
+    assert meetings.transcripts.count("MT_old") == 0
+    assert meetings.records.get("MT_recent") is not None
+    assert meetings.transcripts.count("MT_recent") == 1
