@@ -153,6 +153,8 @@ class RoomRegistry:
                     raise
                 if not participant.hidden and room.participants.get(participant.sid):
                     await self.arrived(room, participant)
+                elif participant.transcriber:
+                    self.transcription.worker_joined(room, participant)
                 return room, participant
 
     def is_host(self, token: RoomToken) -> bool:
@@ -196,6 +198,8 @@ class RoomRegistry:
             removed = room.withdraw(participant, reason)
             if not removed and not lobby_only:
                 removed = await room.remove(participant, reason)
+            if removed and participant.transcriber:
+                self.transcription.worker_left(room.name)
             if removed and room.participant_count == 0 and not len(room.lobby):
                 self._meeting_over(room)
             if not room.empty or room.closed:

@@ -111,6 +111,12 @@ class TranscriptionService:
         running = sum(1 for job in self._jobs.values() if job.state in ("running", "stopping"))
         self._metrics.set_transcriptions(waiting, running)
 
+    @property
+    def local_pid(self) -> int | None:
+        """The local transcriber process's pid while it runs (for operators and tests)."""
+        process = self._process
+        return process.pid if process is not None and process.returncode is None else None
+
     def current(self, room: str) -> TranscriptionJob | None:
         job = self._jobs.get(room)
         return job if job is not None and job.state != "ended" else None
@@ -286,7 +292,7 @@ class TranscriptionService:
                 return
             if present and job.state == "claimed":
                 job.state = "running"
-            elif not present and job.state == "running":
+            elif not present and (job.state == "running" or self._claimer_died(job)):
                 if job.claims >= MAX_CLAIMS:
                     self._fail(job, job.error or "the transcriber left the room")
                     return
@@ -304,6 +310,27 @@ class TranscriptionService:
             job.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(job.changed.wait(), timeout=WATCH_S)
+
+    def _claimer_died(self, job: TranscriptionJob) -> bool:
+        """A local transcriber that claimed the job and died before joining: offer the job
+        again at once rather than after the join timeout."""
+        local = self._config.transcriber_workers == "local"
+        return job.state == "claimed" and local and self.local_pid is None
+
+    def worker_joined(self, room: LiveRoom, participant: Participant) -> None:
+        """The registry seated a transcriber: its job is running from now (not from the
+        watcher's next look, which a worker dying right after its join could slip past)."""
+        job = self._jobs.get(room.name)
+        if job is not None and participant.identity == job.worker_identity:
+            if job.state == "claimed":
+                job.state = "running"
+            job.changed.set()
+
+    def worker_left(self, room: str) -> None:
+        """A transcriber left the room: the watcher decides at once what that means."""
+        job = self._jobs.get(room)
+        if job is not None:
+            job.changed.set()
 
     def _fail(self, job: TranscriptionJob, error: str) -> None:
         log.error("room %s: transcription %s failed: %s", job.room, job.id, error)

@@ -23,6 +23,7 @@ import contextlib
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from .recognizer import Recognizer
 # the pool is reported as unavailable rather than leaving the worker hanging.
 LOAD_TIMEOUT_S = 180.0
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# How often a model process checks that its transcriber is still alive.
+PARENT_CHECK_S = 1.0
 
 
 class SpeechPoolError(Exception):
@@ -57,7 +60,21 @@ class _ProcessState:
 _STATE = _ProcessState()
 
 
-def _initialize(settings: ModelSettings, barrier: Any) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """A model process must not outlive its transcriber: killed with SIGKILL, the parent
+    cannot shut the pool down, and the children would wait on their call queue forever,
+    each holding a model (~100 MB) and nobody to use it (security checklist item 20). Linux's
+    PR_SET_PDEATHSIG would fire when the *thread* that started the child exits, which in a
+    ProcessPoolExecutor need not be the process's end; so a watchdog polls getppid(): once
+    the parent is gone, the child has been re-parented and exits."""
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _initialize(settings: ModelSettings, barrier: Any, parent: int) -> None:
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     _STATE.barrier = barrier
     for variable in THREAD_VARIABLES:
         os.environ[variable] = str(settings.cpu_threads)
@@ -155,5 +172,5 @@ class SpeechPool:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_initialize,
-            initargs=(self.settings, barrier),
+            initargs=(self.settings, barrier, os.getpid()),
         )

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import os
 import re
+import signal
+import subprocess
 from pathlib import Path
 
 import aiohttp
@@ -126,3 +129,67 @@ async def test_two_speakers_captions_transcript_and_action_items(
     }, actions["items"]
     tasks = " ".join(item["task"] for item in actions["items"])
     assert "report" in tasks and "room" in tasks, tasks
+
+
+def _children(pid: int) -> set[int]:
+    """Every descendant of ``pid`` (from ps: no psutil needed)."""
+    table = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout
+    parents: dict[int, list[int]] = {}
+    for line in table.splitlines():
+        child, parent = (int(part) for part in line.split())
+        parents.setdefault(parent, []).append(child)
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is dead
+        return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+async def test_a_killed_transcriber_is_replaced_and_the_meeting_goes_on(
+    server_factory: ServerFactory, audio_files: dict[str, Path]
+) -> None:
+    """Security checklist item 20: SIGKILL of the transcriber leaves the call untouched, its
+    model processes do not outlive it, and captions resume after a bounded gap."""
+    server = await server_factory(transcriber_workers="local", transcriber_processes=1)
+    registry = server.app[ROOMS]
+    host_token = mint(server.tokens, ROOM, "hana", name="Hana", grants=Grants.host())
+    track = SpeechTrack()
+    async with (
+        WsClient.connect(server.base_url) as host,
+        participant(server, ROOM, "alice", [("microphone", track)]) as alice,
+    ):
+        await host.join(host_token)
+        await host.send("start_transcription")
+        await host.wait_for("transcription", 10.0)
+        live = registry.live_room(ROOM)
+        job = registry.transcription.current(ROOM)
+        assert live is not None and job is not None
+        await until(lambda: live.by_identity(job.worker_identity), 90.0, "the transcriber")
+        first_pid = registry.transcription.local_pid
+        assert first_pid is not None
+        models = _children(first_pid)
+        assert models, "the transcriber runs its model in child processes"
+
+        os.kill(first_pid, signal.SIGKILL)
+        await until(lambda: live.by_identity(job.worker_identity) is None, 15.0, "its leave")
+        await until(lambda: not any(_alive(pid) for pid in models), 15.0, "its models' exit")
+        # The meeting goes on: the host still reaches alice.
+        assert (await alice.ws.request("ping"))["type"] == "pong"
+        # A new transcriber process takes the job over and captions again.
+        await until(lambda: live.by_identity(job.worker_identity), 90.0, "a new transcriber")
+        assert registry.transcription.local_pid not in (None, first_pid)
+        await asyncio.sleep(2.0)  # its offer, ICE and DTLS
+        text = SAID[0][1]
+        track.say(text, _read_wav(audio_files[text]))
+        caption = await host.wait_for("caption", 30.0)
+        assert caption["identity"] == "alice" and "report" in caption["text"].lower(), caption

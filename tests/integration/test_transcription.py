@@ -239,9 +239,14 @@ async def test_the_meeting_ending_stops_transcription_and_makes_the_summary(
         assert off["state"] == "off"
         await worker.send("leave")
     await until(lambda: registry.transcription.current(ROOM) is None, 15.0, "the stop")
+
+    def summary_ready() -> bool:
+        meeting = registry.meetings.records.get(meeting_id)
+        return meeting is not None and meeting.actions_state == "ready"
+
+    await until(summary_ready, 15.0, "the action items")
     meeting = registry.meetings.records.get(meeting_id)
     assert meeting is not None and meeting.ended_at is not None
-    assert meeting.actions_state == "ready"
     async with http.get(
         f"{server.base_url}/api/v1/meetings/{meeting_id}", headers=_basic(server)
     ) as response:
