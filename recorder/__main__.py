@@ -24,19 +24,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from roomclient import worker_arguments as flags
+from roomclient.job_client import KEY_ENV, SECRET_ENV
 
 from .pool import PoolOptions, run_pool
 from .worker import ExitCode, RecorderOptions, run
 
 TOKEN_ENV = "SPARKLE_RECORDER_TOKEN"
-KEY_ENV, SECRET_ENV = "SPARKLE_API_KEY", "SPARKLE_API_SECRET"
 
 
 def parse_pool_args(argv: Sequence[str], environ: dict[str, str]) -> PoolOptions:
@@ -49,28 +49,21 @@ def parse_pool_args(argv: Sequence[str], environ: dict[str, str]) -> PoolOptions
     parser.add_argument("--pool", action="store_true", required=True)
     parser.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8080")
     parser.add_argument("--work-dir", required=True, type=Path, help="where recordings go")
-    parser.add_argument("--rtc-address", action="append", default=[], metavar="ADDRESS")
-    parser.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS")
-    parser.add_argument("--join-timeout", type=float, default=10.0, metavar="SECONDS")
+    flags.add_rtc_address(parser)
+    flags.add_poll_interval(parser)
+    flags.add_join_timeout(parser)
     parser.add_argument("--start-timeout", type=float, default=60.0, metavar="SECONDS")
     parser.add_argument(
         "--keep-files", action="store_true", help="keep local copies after a complete upload"
     )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    url = urlsplit(args.url)
-    if url.scheme not in ("http", "https") or not url.netloc:
-        parser.error(f"--url must be http(s)://host[:port], got {args.url!r}")
-    for seconds in ("poll_interval", "join_timeout", "start_timeout"):
-        if not 0 < getattr(args, seconds) <= 86400:
-            parser.error(f"--{seconds.replace('_', '-')} must be in (0, 86400]")
+    flags.check_url(parser, "--url", args.url)
+    flags.check_seconds(parser, args, ("poll_interval", "join_timeout", "start_timeout"))
     if args.work_dir.exists() and not args.work_dir.is_dir():
         parser.error(f"--work-dir {args.work_dir} exists and is not a directory")
-    key, secret = environ.get(KEY_ENV, "").strip(), environ.get(SECRET_ENV, "").strip()
-    if not (key and secret):
-        parser.error(f"the API key pair must be in {KEY_ENV} and {SECRET_ENV}")
-    if args.verbose:
-        logging.basicConfig(level=logging.INFO)
+    key, secret = flags.api_key_pair(parser, environ)
+    flags.apply_verbose(args)
     return PoolOptions(
         url=args.url,
         work_dir=args.work_dir,
@@ -100,14 +93,8 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> RecorderO
         action="store_true",
         help="record at once when the server reports no recording state (manual runs)",
     )
-    parser.add_argument(
-        "--rtc-address",
-        action="append",
-        default=[],
-        metavar="ADDRESS",
-        help="local address for media (repeatable; default: every non-loopback address)",
-    )
-    parser.add_argument("--join-timeout", type=float, default=10.0, metavar="SECONDS")
+    flags.add_rtc_address(parser)
+    flags.add_join_timeout(parser)
     parser.add_argument(
         "--start-timeout",
         type=float,
@@ -117,22 +104,17 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> RecorderO
     )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    url = urlsplit(args.url)
-    if url.scheme not in ("http", "https") or not url.netloc:
-        parser.error(f"--url must be http(s)://host[:port], got {args.url!r}")
+    flags.check_url(parser, "--url", args.url)
     for name in ("room", "recording_id"):
         if not getattr(args, name).strip():
             parser.error(f"--{name.replace('_', '-')} must not be empty")
-    for seconds in ("join_timeout", "start_timeout"):
-        if not 0 < getattr(args, seconds) <= 86400:
-            parser.error(f"--{seconds.replace('_', '-')} must be in (0, 86400]")
+    flags.check_seconds(parser, args, ("join_timeout", "start_timeout"))
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out} exists and is not a directory")
     token = environ.get(TOKEN_ENV, "").strip()
     if not token:
         parser.error(f"the join token must be in the environment variable {TOKEN_ENV}")
-    if args.verbose:
-        logging.basicConfig(level=logging.INFO)
+    flags.apply_verbose(args)
     return RecorderOptions(
         url=args.url,
         room=args.room,

@@ -9,7 +9,8 @@ do, else the recording and a fresh join token), records it with ``worker.run`` i
 /api/v1/recorder/jobs/{id}/done``) and deletes its local copy only once all of that
 succeeded: a failed upload leaves the files where they are, never lost.
 
-Like the worker, it is only a client of the public API: no import of ``signaling/``.
+The claim and done calls, and their HTTP Basic auth, are roomclient/job_client.py's. Like
+the worker, it is only a client of the public API: no import of ``signaling/``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from roomclient.job_client import JobClient, Unauthorized
+
 from .worker import ExitCode, RecorderOptions, run
 
 logger = logging.getLogger(__name__)
@@ -39,10 +42,6 @@ SUFFIXES = (".webm", ".mkv", ".ogg", ".jsonl", ".log", ".mp4")
 RECORDING_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 UPLOAD_ATTEMPTS = 3
 RETRY_S = 1.0
-
-
-class Unauthorized(Exception):
-    """The server refused the API key pair."""
 
 
 @dataclass(frozen=True)
@@ -72,10 +71,7 @@ class PoolWorker:
     def __init__(self, options: PoolOptions, stop: asyncio.Event) -> None:
         self.options = options
         self.stop = stop
-        self._base = options.url.rstrip("/")
-        self._auth = {
-            "Authorization": aiohttp.encode_basic_auth(options.api_key, options.api_secret)
-        }
+        self.jobs = JobClient(options.url, JOBS_PATH, options.api_key, options.api_secret)
 
     async def run(self) -> int:
         # No total timeout: an upload of an hour of video takes as long as it takes; a
@@ -88,9 +84,6 @@ class PoolWorker:
                 except Unauthorized:
                     print("sparkle-recorder: the server refused the API key", file=sys.stderr)
                     return ExitCode.JOIN_FAILED
-                except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-                    logger.warning("claiming a job failed: %s", exc)
-                    job = None
                 if job is None:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.stop.wait(), self.options.poll_interval_s)
@@ -99,27 +92,13 @@ class PoolWorker:
         return ExitCode.DONE
 
     async def _claim(self, http: aiohttp.ClientSession) -> Job | None:
-        async with http.post(f"{self._base}{JOBS_PATH}/claim", headers=self._auth) as response:
-            if response.status == 401:
-                raise Unauthorized
-            if response.status == 204:
-                return None
-            if response.status != 200:
-                raise ValueError(f"claim answered {response.status}")
-            body: Any = await response.json()
-        if not isinstance(body, dict):
-            raise ValueError("claim answered something other than an object")
-        recording_id, room, token = body.get("recording_id"), body.get("room"), body.get("token")
-        if not (
-            isinstance(recording_id, str)
-            and RECORDING_ID.fullmatch(recording_id)
-            and isinstance(room, str)
-            and isinstance(token, str)
-        ):
-            raise ValueError("claim answered a malformed job")
-        # One line per claim on standard error: operators (and the tests) see who took what.
-        print(f"sparkle-recorder: claimed {recording_id} (room {room!r})", file=sys.stderr)
-        return Job(recording_id, room, token)
+        job = await self.jobs.claim(http, parse_job)
+        if job is not None:
+            # One line per claim on standard error: operators (and the tests) see who took what.
+            print(
+                f"sparkle-recorder: claimed {job.recording_id} (room {job.room!r})", file=sys.stderr
+            )
+        return job
 
     async def _do(self, http: aiohttp.ClientSession, job: Job) -> None:
         out = self.options.work_dir / job.recording_id
@@ -127,7 +106,7 @@ class PoolWorker:
         uploaded, upload_error = await self._upload_all(http, job, out)
         if upload_error is not None:
             code, error = (code or ExitCode.FAILED), upload_error
-        reported = await self._report(http, job, code, error)
+        reported = await self.jobs.done(http, job.recording_id, code, error)
         if uploaded and reported and not self.options.keep_files:
             shutil.rmtree(out, ignore_errors=True)
         elif not uploaded:
@@ -148,12 +127,15 @@ class PoolWorker:
             handler = await asyncio.to_thread(_log_handler, out)
         except OSError as exc:
             return ExitCode.FAILED, f"the worker cannot write to {out}: {exc.strerror}"
-        package = logging.getLogger("recorder")
-        package.addHandler(handler)
+        # The worker's log and that of the room client it joins with.
+        packages = [logging.getLogger(name) for name in ("recorder", "roomclient")]
+        for package in packages:
+            package.addHandler(handler)
         try:
             code = await run(options, self.stop)
         finally:
-            package.removeHandler(handler)
+            for package in packages:
+                package.removeHandler(handler)
             handler.close()
         return code, None if code == ExitCode.DONE else f"the worker exited with code {code}"
 
@@ -171,7 +153,7 @@ class PoolWorker:
         return True, None
 
     async def _upload(self, http: aiohttp.ClientSession, job: Job, path: Path) -> str | None:
-        url = f"{self._base}/api/v1/recordings/{quote(job.recording_id)}/files/{path.name}"
+        url = f"{self.jobs.base}/api/v1/recordings/{quote(job.recording_id)}/files/{path.name}"
         error = "not tried"
         for attempt in range(UPLOAD_ATTEMPTS):
             if attempt:
@@ -179,7 +161,7 @@ class PoolWorker:
             try:
                 handle = await asyncio.to_thread(open, path, "rb")
                 with handle:  # aiohttp reads it in a thread and streams it
-                    async with http.put(url, data=handle, headers=self._auth) as response:
+                    async with http.put(url, data=handle, headers=self.jobs.auth) as response:
                         if response.status == 201:
                             return None
                         error = f"HTTP {response.status}: {(await response.text())[:200]}"
@@ -189,33 +171,26 @@ class PoolWorker:
                 error = f"{type(exc).__name__}: {exc}"
         return error
 
-    async def _report(
-        self, http: aiohttp.ClientSession, job: Job, code: int, error: str | None
-    ) -> bool:
-        url = f"{self._base}{JOBS_PATH}/{quote(job.recording_id)}/done"
-        body: dict[str, Any] = {"exit_code": int(code)}
-        if error is not None:
-            body["error"] = error
-        for attempt in range(UPLOAD_ATTEMPTS):
-            if attempt:
-                await asyncio.sleep(RETRY_S * attempt)
-            try:
-                async with http.post(url, json=body, headers=self._auth) as response:
-                    if response.status == 204:
-                        return True
-                    status, rid = response.status, job.recording_id
-                    logger.error("recording %s: the end report answered %d", rid, status)
-                    if response.status < 500:
-                        return False
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                logger.warning("reporting the end failed: %s", exc)
-        return False
-
 
 async def run_pool(options: PoolOptions, stop: asyncio.Event | None = None) -> int:
     """Claim and record jobs until ``stop`` is set (the current one is finished, uploaded
     and reported first); exit 3 if the server refuses the API key."""
     return await PoolWorker(options, stop if stop is not None else asyncio.Event()).run()
+
+
+def parse_job(body: Any) -> Job:
+    """A claim's 200 body as a Job; ValueError when it is malformed."""
+    if not isinstance(body, dict):
+        raise ValueError("claim answered something other than an object")
+    recording_id, room, token = body.get("recording_id"), body.get("room"), body.get("token")
+    if not (
+        isinstance(recording_id, str)
+        and RECORDING_ID.fullmatch(recording_id)
+        and isinstance(room, str)
+        and isinstance(token, str)
+    ):
+        raise ValueError("claim answered a malformed job")
+    return Job(recording_id, room, token)
 
 
 def _log_handler(out: Path) -> logging.Handler:

@@ -16,9 +16,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from roomclient.roster import ParticipantInfo, TrackInfo
+
 from .codec_headers import NAL_IDR, h264_nal_type, h264_nal_units, vp8_is_keyframe
 from .manifest import RecordingManifest
-from .roster import ParticipantInfo, TrackInfo
 from .track_writer import TrackWriter, TrackWriterError
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ own recording id): it writes while the state is "recording", drops frames while 
 and finishes on "stopped", on ``bye``, when the socket closes, or when ``stop`` is set
 (SIGTERM, see __main__.py): every file closed, ``end`` in the manifest, ``leave`` sent.
 
-The socket and its request/reply ids are recorder/signal_client.py's, the peer connection,
-its slots and renegotiation recorder/receive_peer.py's; this module is the session that
-ties them to the roster, the recording state and one TrackRecording per track.
+The join, the socket, the roster and the common messages are roomclient's (room_session.py,
+signal_client.py, roster.py), the peer connection and its taps recorder/receive_peer.py's;
+this module ties them to the recording state and one TrackRecording per track.
 """
 
 from __future__ import annotations
@@ -25,23 +25,24 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from roomclient.room_session import RoomSession
+from roomclient.signal_client import JoinFailed
 
 from .manifest import ManifestError, RecordingManifest
 from .receive_peer import ReceivePeer, Slot
-from .roster import Roster
-from .signal_client import JoinFailed, SignalClient, ws_url
 from .track_recording import SenderReport, TrackRecording
 
 __all__ = ["ExitCode", "JoinFailed", "RecorderOptions", "RecorderWorker", "run"]
 
 logger = logging.getLogger(__name__)
+
+NAME = "Recorder"  # the display name in ``join`` (hidden, never shown)
 
 # Each recorded codec and the container its file gets (the TrackWriter picks the muxer from
 # the suffix): WebM for VP8 and Opus, Matroska for H.264 (WebM allows only VP8/VP9/AV1).
@@ -76,59 +77,24 @@ class RecorderOptions:
         return f"RecorderOptions(url={self.url!r}, room={self.room!r}, id={self.recording_id!r})"
 
 
-class RecorderWorker:
+class RecorderWorker(RoomSession):
     def __init__(self, options: RecorderOptions, stop: asyncio.Event) -> None:
+        super().__init__(options, NAME, stop)
         self.options = options
-        self.stop = stop
-        self.roster = Roster()
         self.state = "waiting"  # or starting, recording, paused, stopped
         self.recordings: dict[str, TrackRecording] = {}  # track sid -> its file
         self.ended: set[str] = set()  # track sids whose file is closed
         self.manifest: RecordingManifest | None = None
-        self.finish_reason = ""
-        self._finished = asyncio.Event()
-        self.signal = SignalClient(options.token)
-        self.peer = ReceivePeer(
+        self.peer: ReceivePeer = ReceivePeer(
             options.rtc_addresses, self.signal.request, self._on_frame, self._on_report
         )
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._names: set[str] = set()
         self._pause_listed = False  # a pause is in the manifest and not yet resumed
 
     # --- life cycle -----------------------------------------------------------------------
 
-    async def run(self) -> int:
+    async def _in_room(self, joined: dict[str, Any]) -> int:
         options = self.options
-        url = ws_url(options.url)
-        timeout = aiohttp.ClientTimeout(total=None, connect=options.join_timeout_s)
-        try:
-            async with aiohttp.ClientSession(timeout=timeout) as http:
-                try:
-                    return await self._session(http, url)
-                finally:
-                    await self.signal.close()  # still open if e.g. the join was refused
-        finally:
-            await self.peer.close()
-
-    async def _session(self, http: aiohttp.ClientSession, url: str) -> int:
-        seconds = self.options.join_timeout_s
-        try:
-            joined = await asyncio.wait_for(self.signal.join(http, url), seconds)
-        except (aiohttp.ClientError, OSError) as exc:
-            raise JoinFailed(f"cannot connect to {url}: {type(exc).__name__}") from None
-        except TimeoutError:
-            raise JoinFailed(f"no answer to join within {seconds} s") from None
-        try:
-            return await self._record(joined)
-        finally:
-            await self._shutdown()
-
-    async def _record(self, joined: dict[str, Any]) -> int:
-        options = self.options
-        room = joined.get("room")
-        name = room.get("name") if isinstance(room, dict) else None
-        if name != options.room:
-            raise JoinFailed(f"the token is for room {name!r}, not {options.room!r}")
         options.out.mkdir(parents=True, exist_ok=True)
         self.manifest = RecordingManifest(options.out / "manifest.jsonl")
         self.roster.load(joined.get("participants"), joined.get("tracks"))
@@ -138,32 +104,16 @@ class RecorderWorker:
         else:
             self._on_recording(recording)
         self.peer.renegotiate(self.roster.slots_needed())
-        reader = self._spawn(self._read())
-        stopping = asyncio.ensure_future(self.stop.wait())
-        finished = asyncio.ensure_future(self._finished.wait())
-        try:
-            await asyncio.wait(
-                {stopping, finished}, return_when=asyncio.FIRST_COMPLETED,
-                timeout=None if self.state == "recording" else options.start_timeout_s,
-            )  # fmt: skip
+        async with self._reading() as wait:
+            await wait(None if self.state == "recording" else options.start_timeout_s)
             if not self._finished.is_set() and not self.stop.is_set():
                 if self.state in ("waiting", "starting"):
                     self.finish_reason = "not started"
                     return ExitCode.NOT_STARTED
-                await asyncio.wait({stopping, finished}, return_when=asyncio.FIRST_COMPLETED)
+                await wait(None)
             if self.stop.is_set() and not self.finish_reason:
                 self.finish_reason = "stop requested"
             return ExitCode.DONE
-        finally:
-            for future in (stopping, finished):
-                future.cancel()
-            reader.cancel()
-            await asyncio.gather(reader, stopping, finished, return_exceptions=True)
-
-    def _finish(self, reason: str) -> None:
-        if not self._finished.is_set():
-            self.finish_reason = reason
-            self._finished.set()
 
     async def _shutdown(self) -> None:
         """Files first (what matters if we are killed next), then the manifest, then leave."""
@@ -175,53 +125,16 @@ class RecorderWorker:
             except (OSError, ManifestError):
                 logger.exception("writing the end of the manifest failed")
             self.manifest.close()
-        await self.peer.cancel_tasks()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.signal.leave()
-        await self.peer.close()
+        await self._leave()
 
     # --- signalling -----------------------------------------------------------------------
 
-    async def _read(self) -> None:
-        try:
-            await self.signal.read(self._handle_safely, self._finished.is_set)
-        finally:
-            self._finish(self.finish_reason or "socket closed")
+    def _track_ended(self, sid: str) -> None:
+        self._end_track(sid)
 
-    def _handle_safely(self, message: dict[str, Any]) -> None:
-        try:
-            self.handle_message(message)
-        except Exception:
-            logger.exception("handling a server message failed")
-
-    def handle_message(self, message: dict[str, Any]) -> None:
-        """Apply one server message (public: a test can play the server's part)."""
-        if self.signal.settle_reply(message):
-            return
-        kind = message.get("type")
-        if kind == "renegotiate":
-            recv = message.get("recv")
-            if isinstance(recv, dict):
-                self.peer.renegotiate(recv)
-        elif kind == "recording":
+    def _on_message(self, kind: Any, message: dict[str, Any]) -> None:
+        if kind == "recording":
             self._on_recording(message.get("recording"))
-        elif kind == "track_published":
-            self.roster.add_track(message.get("track"))
-        elif kind == "track_unpublished":
-            sid = message.get("track_sid")
-            self.roster.remove_track(sid)
-            if isinstance(sid, str):
-                self._end_track(sid)
-        elif kind in ("participant_joined", "participant_updated"):
-            self.roster.add_participant(message.get("participant"))
-        elif kind == "camera_accepted":
-            self.roster.load(message.get("participants"), message.get("tracks"))
-        elif kind == "bye":
-            self._finish(f"bye ({message.get('reason')})")
-        elif kind == "error":
-            logger.warning("server error %s: %s", message.get("code"), message.get("message"))
 
     # --- recording state ------------------------------------------------------------------
 
@@ -311,12 +224,6 @@ class RecorderWorker:
             recording.close(self.peer.report_for(sid))
         except Exception:
             logger.exception("closing %s failed", recording.path)
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
 
 def _safe(text: str) -> str:

@@ -20,19 +20,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from roomclient import worker_arguments as flags
+from roomclient.job_client import KEY_ENV, SECRET_ENV
 
 from .model_settings import ModelSettings, ModelUnavailable
 from .pool import MAX_CLAIM_WAIT_S, PoolOptions, run_pool
 from .speech_pool import SpeechPool
 
-KEY_ENV, SECRET_ENV = "SPARKLE_API_KEY", "SPARKLE_API_SECRET"
 MODEL_UNAVAILABLE = 5
 MAX_WORKERS = 64
 MAX_ROOMS = 1000
@@ -68,14 +68,8 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> WorkerOpt
     parser.add_argument(
         "--max-rooms", type=int, default=8, help="rooms transcribed at once (default 8)"
     )
-    parser.add_argument(
-        "--rtc-address",
-        action="append",
-        default=[],
-        metavar="ADDRESS",
-        help="local address for media (repeatable; default: every non-loopback address)",
-    )
-    parser.add_argument("--poll-interval", type=float, default=2.0, metavar="SECONDS")
+    flags.add_rtc_address(parser)
+    flags.add_poll_interval(parser)
     parser.add_argument(
         "--claim-wait",
         type=float,
@@ -83,29 +77,22 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> WorkerOpt
         metavar="SECONDS",
         help="how long the server may hold a claim when it has no job (long polling, <= 30)",
     )
-    parser.add_argument("--join-timeout", type=float, default=10.0, metavar="SECONDS")
+    flags.add_join_timeout(parser)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    url = urlsplit(args.server)
-    if url.scheme not in ("http", "https") or not url.netloc:
-        parser.error(f"--server must be http(s)://host[:port], got {args.server!r}")
+    flags.check_url(parser, "--server", args.server)
     if not 1 <= args.workers <= MAX_WORKERS:
         parser.error(f"--workers must be within 1..{MAX_WORKERS}, got {args.workers}")
     if not 1 <= args.max_rooms <= MAX_ROOMS:
         parser.error(f"--max-rooms must be within 1..{MAX_ROOMS}, got {args.max_rooms}")
     if not 0 <= args.claim_wait <= MAX_CLAIM_WAIT_S:
         parser.error(f"--claim-wait must be within 0..{MAX_CLAIM_WAIT_S:.0f}")
-    for seconds in ("poll_interval", "join_timeout"):
-        if not 0 < getattr(args, seconds) <= 86400:
-            parser.error(f"--{seconds.replace('_', '-')} must be in (0, 86400]")
+    flags.check_seconds(parser, args, ("poll_interval", "join_timeout"))
     for name in ("model", "device", "compute_type"):
         if not getattr(args, name).strip():
             parser.error(f"--{name.replace('_', '-')} must not be empty")
-    key, secret = environ.get(KEY_ENV, "").strip(), environ.get(SECRET_ENV, "").strip()
-    if not (key and secret):
-        parser.error(f"the API key pair must be in {KEY_ENV} and {SECRET_ENV}")
-    if args.verbose:
-        logging.basicConfig(level=logging.INFO)
+    key, secret = flags.api_key_pair(parser, environ)
+    flags.apply_verbose(args)
     pool = PoolOptions(
         url=args.server,
         api_key=key,

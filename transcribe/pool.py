@@ -12,7 +12,8 @@ leaves jobs to others. Recognition is shared: the speech pool has one model proc
 core whichever rooms the utterances come from. On ``stop`` (SIGTERM) every session flushes,
 sends its last captions and leaves, and each job is reported before the loop returns.
 
-Like the worker, this is only a client of the public API: no import of ``signaling/``.
+The claim and done calls, and their HTTP Basic auth, are roomclient/job_client.py's. Like
+the worker, this is only a client of the public API: no import of ``signaling/``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
+
+from roomclient.job_client import JobClient, Unauthorized
 
 from .utterances import SegmenterSettings
 from .worker import ExitCode, JoinFailed, SessionOptions, Speech, TranscriberSession
@@ -36,12 +38,6 @@ JOBS_PATH = "/api/v1/transcriber/jobs"
 # The server holds a claim at most 30 s (signaling/transcriber_jobs_api.py).
 MAX_CLAIM_WAIT_S = 30.0
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-REPORT_ATTEMPTS = 3
-RETRY_S = 1.0
-
-
-class Unauthorized(Exception):
-    """The server refused the API key pair."""
 
 
 @dataclass(frozen=True)
@@ -105,10 +101,7 @@ class TranscriberPool:
         self.stop = stop
         self.sessions: dict[str, asyncio.Task[None]] = {}  # job id -> its session and report
         self.finished: list[tuple[Job, int, str | None]] = []  # (job, exit code, error)
-        self._base = options.url.rstrip("/")
-        self._auth = {
-            "Authorization": aiohttp.encode_basic_auth(options.api_key, options.api_secret)
-        }
+        self.jobs = JobClient(options.url, JOBS_PATH, options.api_key, options.api_secret)
         self._slot_freed = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -135,9 +128,6 @@ class TranscriberPool:
             except Unauthorized:
                 print("sparkle-transcriber: the server refused the API key", file=sys.stderr)
                 return ExitCode.JOIN_FAILED
-            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-                logger.warning("claiming a job failed: %s", exc)
-                job = None
             if job is None:
                 # A long poll that came back empty may claim again at once; a fast answer
                 # (an error, or a server that does not wait) waits the poll interval.
@@ -182,17 +172,11 @@ class TranscriberPool:
 
     async def _claim(self, http: aiohttp.ClientSession) -> Job | None:
         wait = self.options.claim_wait_s
-        url = f"{self._base}{JOBS_PATH}/claim"
         timeout = aiohttp.ClientTimeout(total=wait + 15.0, sock_connect=10.0)
         params = {"wait": f"{wait:g}"}
-        async with http.post(url, params=params, headers=self._auth, timeout=timeout) as response:
-            if response.status == 401:
-                raise Unauthorized
-            if response.status == 204:
-                return None
-            if response.status != 200:
-                raise ValueError(f"claim answered {response.status}")
-            job = parse_job(await response.json())
+        job = await self.jobs.claim(http, parse_job, params=params, timeout=timeout)
+        if job is None:
+            return None
         # One line per claim on standard error: operators (and the tests) see who took what.
         print(
             f"sparkle-transcriber: claimed {job.job_id} (room {job.room!r})",
@@ -205,7 +189,7 @@ class TranscriberPool:
         try:
             code, error = await self._transcribe(job)
             self.finished.append((job, code, error))
-            await self._report(http, job, code, error)
+            await self.jobs.done(http, job.job_id, code, error)
         finally:
             self.sessions.pop(job.job_id, None)
             self._slot_freed.set()
@@ -235,26 +219,6 @@ class TranscriberPool:
         if code == ExitCode.STOPPED:
             return code, "the transcriber was stopped while transcription was on"
         return code, None
-
-    async def _report(
-        self, http: aiohttp.ClientSession, job: Job, code: int, error: str | None
-    ) -> None:
-        url = f"{self._base}{JOBS_PATH}/{quote(job.job_id)}/done"
-        body: dict[str, Any] = {"exit_code": int(code)}
-        if error is not None:
-            body["error"] = error[:500]
-        for attempt in range(REPORT_ATTEMPTS):
-            if attempt:
-                await asyncio.sleep(RETRY_S * attempt)
-            try:
-                async with http.post(url, json=body, headers=self._auth) as response:
-                    if response.status in (200, 204):
-                        return
-                    logger.error("job %s: the end report answered %d", job.job_id, response.status)
-                    if response.status < 500:
-                        return  # refused: trying again would not help
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                logger.warning("job %s: reporting the end failed: %s", job.job_id, exc)
 
 
 async def run_pool(options: PoolOptions, speech: Speech, stop: asyncio.Event | None = None) -> int:

@@ -1,7 +1,7 @@
 """The transcriber's room session: joins a room as a hidden participant and captions it.
 
 It speaks the public signalling protocol (docs/protocol.md) like any client, through the
-recorder's client (recorder/signal_client.py): ``join`` as "Transcriber" with a token that
+workers' room client (roomclient/room_session.py): ``join`` as "Transcriber" with a token that
 carries the ``transcriber`` grant, then receive-only *audio* slots (transcribe/audio_peer.py),
 re-offered whenever the server sends ``renegotiate``. Each slot's decoded audio goes through
 a SlotCaptioner (transcribe/slot_captioner.py: 16 kHz mono, one UtteranceSegmenter per
@@ -23,7 +23,7 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,8 +31,9 @@ import aiohttp
 import numpy as np
 import numpy.typing as npt
 
-from recorder.roster import Roster
-from recorder.signal_client import JoinFailed, SignalClient, ws_url
+from roomclient.room_session import RoomSession
+from roomclient.roster import Roster
+from roomclient.signal_client import JoinFailed
 
 from .audio_peer import AudioPeer, AudioSlot
 from .slot_captioner import PendingUtterance, SlotCaptioner
@@ -105,93 +106,44 @@ class SessionOptions:
         return f"SessionOptions(url={self.url!r}, room={self.room!r})"
 
 
-class TranscriberSession:
+class TranscriberSession(RoomSession):
     def __init__(
         self, options: SessionOptions, speech: Speech, stop: asyncio.Event | None = None
     ) -> None:
+        super().__init__(options, NAME, stop if stop is not None else asyncio.Event())
         self.options = options
         self.speech = speech
-        self.stop = stop if stop is not None else asyncio.Event()
-        self.roster = Roster()
-        self.signal = SignalClient(options.token, name=NAME)
-        self.peer = AudioPeer(options.rtc_addresses, self.signal.request, self._on_slot)
+        self.peer: AudioPeer = AudioPeer(options.rtc_addresses, self.signal.request, self._on_slot)
         self.captioners: list[SlotCaptioner] = []
-        self.finish_reason = ""
         self.captions_sent = 0
         # Where each caption goes: over the socket. Public so that a caller can observe (or
         # redirect) what the session produces; the pool leaves it as it is.
         self.on_caption: CaptionSink = self.send_caption
-        self._owners: dict[str, str] = {}  # track sid -> participant sid (kept after it ends)
         self._ended: set[str] = set()  # track sids unpublished
-        self._finished = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     def __repr__(self) -> str:
         return f"TranscriberSession(room={self.options.room!r})"
 
     # --- life cycle -----------------------------------------------------------------------
 
-    async def run(self) -> int:
-        """Transcribe until the session ends; return an ExitCode. Raises JoinFailed."""
-        url = ws_url(self.options.url)
-        timeout = aiohttp.ClientTimeout(total=None, connect=self.options.join_timeout_s)
-        try:
-            async with aiohttp.ClientSession(timeout=timeout) as http:
-                try:
-                    return await self._session(http, url)
-                finally:
-                    await self.signal.close()  # still open if e.g. the join was refused
-        finally:
-            await self.peer.close()
-
-    async def _session(self, http: aiohttp.ClientSession, url: str) -> int:
-        seconds = self.options.join_timeout_s
+    async def _before_join(self) -> None:
         # The VAD model loads once per process (~0.1 s): not on the event loop.
         await asyncio.to_thread(silero_session)
-        try:
-            joined = await asyncio.wait_for(self.signal.join(http, url), seconds)
-        except (aiohttp.ClientError, OSError) as exc:
-            raise JoinFailed(f"cannot connect to {url}: {type(exc).__name__}") from None
-        except TimeoutError:
-            raise JoinFailed(f"no answer to join within {seconds} s") from None
-        try:
-            return await self._transcribe(joined)
-        finally:
-            await self._shutdown()
 
-    async def _transcribe(self, joined: dict[str, Any]) -> int:
-        room = joined.get("room")
-        name = room.get("name") if isinstance(room, dict) else None
-        if name != self.options.room:
-            raise JoinFailed(f"the token is for room {name!r}, not {self.options.room!r}")
+    async def _in_room(self, joined: dict[str, Any]) -> int:
         self.roster.load(joined.get("participants"), joined.get("tracks"))
-        for track in self.roster.tracks.values():
-            self._owners[track.sid] = track.participant_sid
         # A server that knows transcription says whether it is on; one that does not (no
         # field) handed out the token deliberately.
         if "transcription" in joined and not _is_on(joined["transcription"]):
             self.finish_reason = "transcription is off"
             return ExitCode.DONE
         self.peer.renegotiate(self.roster.slots_needed())
-        reader = self._spawn(self._read())
-        stopping = asyncio.ensure_future(self.stop.wait())
-        finished = asyncio.ensure_future(self._finished.wait())
-        try:
-            await asyncio.wait({stopping, finished}, return_when=asyncio.FIRST_COMPLETED)
+        async with self._reading() as wait:
+            await wait(None)
             if not self._finished.is_set():
                 self.finish_reason = "stop requested"
                 return ExitCode.STOPPED
             return ExitCode.DONE
-        finally:
-            for future in (stopping, finished):
-                future.cancel()
-            reader.cancel()
-            await asyncio.gather(reader, stopping, finished, return_exceptions=True)
-
-    def _finish(self, reason: str) -> None:
-        if not self._finished.is_set():
-            self.finish_reason = reason
-            self._finished.set()
 
     async def _shutdown(self) -> None:
         """Last captions first (flushed, recognised, sent), then leave, then the media."""
@@ -200,57 +152,18 @@ class TranscriberSession:
             *(c.finish(self.options.drain_timeout_s) for c in self.captioners),
             return_exceptions=True,
         )
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.signal.leave()
-        await self.peer.close()
+        await self._leave()
 
     # --- signalling -----------------------------------------------------------------------
 
-    async def _read(self) -> None:
-        try:
-            await self.signal.read(self._handle_safely, self._finished.is_set)
-        finally:
-            self._finish(self.finish_reason or "socket closed")
+    def _track_ended(self, sid: str) -> None:
+        self._ended.add(sid)
+        for captioner in self.captioners:
+            captioner.end_track(sid)
 
-    def _handle_safely(self, message: dict[str, Any]) -> None:
-        try:
-            self.handle_message(message)
-        except Exception:
-            logger.exception("handling a server message failed")
-
-    def handle_message(self, message: dict[str, Any]) -> None:
-        """Apply one server message (public: a test can play the server's part)."""
-        if self.signal.settle_reply(message):
-            return
-        kind = message.get("type")
-        if kind == "renegotiate":
-            self.peer.renegotiate(message.get("recv"))
-        elif kind == "track_published":
-            track = self.roster.add_track(message.get("track"))
-            if track is not None:
-                self._owners[track.sid] = track.participant_sid
-        elif kind == "track_unpublished":
-            sid = message.get("track_sid")
-            self.roster.remove_track(sid)
-            if isinstance(sid, str):
-                self._ended.add(sid)
-                for captioner in self.captioners:
-                    captioner.end_track(sid)
-        elif kind in ("participant_joined", "participant_updated"):
-            self.roster.add_participant(message.get("participant"))
-        elif kind == "camera_accepted":
-            self.roster.load(message.get("participants"), message.get("tracks"))
-            for track in self.roster.tracks.values():
-                self._owners[track.sid] = track.participant_sid
-        elif kind == "transcription":
-            if not _is_on(message):
-                self._finish("transcription turned off")
-        elif kind == "bye":
-            self._finish(f"bye ({message.get('reason')})")
-        elif kind == "error":
-            logger.warning("server error %s: %s", message.get("code"), message.get("message"))
+    def _on_message(self, kind: Any, message: dict[str, Any]) -> None:
+        if kind == "transcription" and not _is_on(message):
+            self._finish("transcription turned off")
 
     # --- audio ----------------------------------------------------------------------------
 
@@ -286,7 +199,7 @@ class TranscriberSession:
         )  # fmt: skip
         if not text:
             return
-        speaker = self.roster.participant(self._owners.get(item.track_sid, ""))
+        speaker = self.roster.participant(self.roster.owners.get(item.track_sid, ""))
         caption = Caption(
             track=item.track_sid,
             identity=speaker.identity,
@@ -305,12 +218,6 @@ class TranscriberSession:
             logger.warning("a caption of track %s was lost: %s", caption.track, exc)
             return
         self.captions_sent += 1
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
 
 def participant_prompt(roster: Roster) -> str | None:

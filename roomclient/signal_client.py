@@ -1,9 +1,10 @@
-"""The recorder's signalling socket: the public WebSocket protocol (docs/protocol.md), client side.
+"""A worker's signalling socket: the public WebSocket protocol (docs/protocol.md), client side.
 
 It joins as a hidden participant (``join`` -> ``joined``), sends requests that carry an
 ``id`` and waits for the server's reply with that id (``offer`` -> ``answer``), hands every
 other server message to the session, and leaves (``leave``, then a short wait for ``bye``).
-It knows nothing of recordings or media: recorder/worker.py decides what a message means.
+It knows nothing of recordings, captions or media: the session (roomclient/room_session.py
+and the worker built on it) decides what a message means.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 import aiohttp
 
 WS_PATH = "/api/v1/ws"
-NAME = "Recorder"
 PROTOCOL_VERSION = 1
 # The server pings every 15 s (docs/protocol.md "Limits"); ours notices a vanished server.
 HEARTBEAT_S = 15.0
@@ -45,7 +45,7 @@ def parse_message(text: str) -> dict[str, Any]:
 
 
 class SignalClient:
-    def __init__(self, token: str, name: str = NAME) -> None:
+    def __init__(self, token: str, name: str) -> None:
         self._token = token
         self._name = name  # the display name sent in ``join`` (a worker's own, never shown)
         self._ws: aiohttp.ClientWebSocketResponse | None = None

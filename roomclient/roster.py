@@ -1,9 +1,11 @@
-"""Who publishes what, as the recorder learns it from signalling (docs/protocol.md).
+"""Who publishes what, as a worker learns it from signalling (docs/protocol.md).
 
 ``joined.participants``/``participant_joined``/``participant_updated`` give names,
 ``joined.tracks``/``track_published`` map a track sid to its participant, kind and source,
-and ``answer.mids`` (kept by the worker) maps a receive mid to a track sid. A participant is
-kept after it leaves: its tracks may still be being closed, and the manifest wants its name.
+and ``answer.mids`` (kept by the receive slots) maps a receive mid to a track sid. A
+participant is kept after it leaves: its tracks may still be being closed, and the manifest
+wants its name. Likewise each track's owner (``owners``) is kept after it is unpublished: its
+last utterances are recognised after that, and their caption needs the speaker.
 Every field read from the server is checked: a malformed entry is skipped, never a crash.
 """
 
@@ -35,6 +37,7 @@ class Roster:
     def __init__(self) -> None:
         self.participants: dict[str, ParticipantInfo] = {}
         self.tracks: dict[str, TrackInfo] = {}
+        self.owners: dict[str, str] = {}  # track sid -> participant sid, kept after it ends
 
     def add_participant(self, data: Any) -> ParticipantInfo | None:
         if not isinstance(data, dict):
@@ -61,6 +64,7 @@ class Roster:
             return None
         info = TrackInfo(sid=sid, participant_sid=owner, kind=kind, source=source)
         self.tracks[sid] = info
+        self.owners[sid] = owner
         return info
 
     def remove_track(self, sid: Any) -> TrackInfo | None:
