@@ -2,7 +2,13 @@
 action items found in the ASR text (issue 5's acceptance figures).
 
     taskset -c 0 python -m benchmarks.transcribe_eval [--limit N] [--silences 0.3,0.8]
-        [--out docs/benchmarks.md]
+        [--pin] [--variants piper-clean,piper-noisy] [--no-batch] [--out docs/benchmarks.md]
+        [--window-min S --window-margin S --window-step S --pad zero|silence]
+        [--tokens-per-s N --repetition-penalty X --no-repeat-ngram N]
+
+The ``--window-*``, ``--pad`` and decoder options override the recognizer's measured
+defaults (transcribe/recognizer.py, transcribe/encoder_window.py) to compare others;
+``--window-min 30`` is faster-whisper's own 30 s window.
 
 Audio: every utterance of ``benchmarks/data/meeting_utterances.json`` spoken offline
 (benchmarks/speech_audio.py): Piper clean, noisy (pink noise at 12 dB SNR), reverberant,
@@ -24,9 +30,11 @@ each utterance recognized by a one-thread ``Recognizer`` with the meeting's name
 - RTF: recognition + VAD time / seconds of speech audio, one process, ``cpu_threads=1``.
   Run under ``taskset -c 0`` for a one-core figure: without it, numpy's and OpenMP's helper
   threads (started at import) spin on the other core, and CPU time exceeds wall time (0.20
-  vs 0.16 measured). Wall and CPU time are both shown: on a shared machine the wall figures
-  include waiting for a core, the CPU ones do not. "batch" rows transcribe each meeting as
-  one file (faster-whisper's own VAD).
+  vs 0.16 measured). ``--pin`` pins every thread of the process to its first allowed core,
+  the same thing from inside (``os.sched_setaffinity`` on each thread). Wall and CPU time
+  are both shown: on a shared machine the wall figures include waiting for a core, the CPU
+  ones do not. "batch" rows transcribe each meeting as one file (faster-whisper's own VAD).
+- Fallbacks: decodes retried at a higher temperature (the recognizer's ``fallbacks``).
 - Action items: ``benchmarks.action_items_eval.evaluate`` on the Piper-clean ASR text
   instead of the reference text, when that module exists.
 """
@@ -46,8 +54,15 @@ from typing import Any
 
 import numpy as np
 
+from transcribe.encoder_window import EncoderWindow
 from transcribe.model_settings import ModelSettings
-from transcribe.recognizer import Recognizer, names_prompt
+from transcribe.recognizer import (
+    LIVE_DECODING,
+    LIVE_WINDOW,
+    DecoderLimits,
+    Recognizer,
+    names_prompt,
+)
 from transcribe.utterances import SegmenterSettings, UtteranceSegmenter
 
 from . import report
@@ -91,6 +106,7 @@ class Run:
     wall_s: float = 0.0
     cpu_s: float = 0.0
     splits: int = 0  # sentences cut into more than one caption
+    fallbacks: int = 0  # decodes retried warmer
     missed: int = 0  # sentences whose caption only came at the track's end (flush)
     texts: dict[tuple[int, int], str] = field(default_factory=dict)
 
@@ -127,6 +143,7 @@ def live_run(
     segmenter_settings: SegmenterSettings,
 ) -> Run:
     run = Run(name)
+    fallbacks = recognizer.fallbacks
     for key in keys:
         meeting = meetings[key[0]]
         prompt = names_prompt(p["name"] for p in meeting["roster"])
@@ -160,6 +177,7 @@ def live_run(
         edits, words = word_errors(reference, hypothesis)
         run.edits += edits
         run.words += words
+    run.fallbacks = recognizer.fallbacks - fallbacks
     return run
 
 
@@ -290,14 +308,15 @@ def action_item_scores(run: Run) -> list[str]:
 
 def table(runs: Sequence[Run]) -> list[str]:
     lines = [
-        "| audio | WER | caption p50 s | caption p95 s | RTF wall | RTF CPU | split | missed |",
-        "|---|---|---|---|---|---|---|---|",
+        "| audio | WER | caption p50 s | caption p95 s | RTF wall | RTF CPU | split | missed"
+        " | fallbacks |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         lines.append(
             f"| {run.name} | {run.wer:.1%} | {run.percentile(50):.2f} | {run.percentile(95):.2f}"
             f" | {run.wall_s / run.audio_s:.3f} | {run.cpu_s / run.audio_s:.3f}"
-            f" | {run.splits} | {run.missed} |"
+            f" | {run.splits} | {run.missed} | {run.fallbacks} |"
         )
     return lines
 
@@ -309,19 +328,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--silences", default="", help="also sweep min_silence_s, e.g. 0.3,0.8")
     parser.add_argument("--cache-dir", type=Path, help="speech cache (~/.cache/sparkle-speech)")
     parser.add_argument("--out", type=Path, help="write a section to this markdown file")
+    parser.add_argument("--pin", action="store_true", help="pin all threads to one core")
+    parser.add_argument(
+        "--variants",
+        default=",".join(f"{voice}-{variant}" for voice, variant in VARIANTS),
+        help="comma-separated voice-variant runs, the first two scored as clean and noisy",
+    )
+    parser.add_argument("--no-batch", action="store_true", help="skip the whole-file run")
+    parser.add_argument("--dump", type=Path, help="write each run's captions to this JSON file")
+    window, decoding = LIVE_WINDOW, LIVE_DECODING
+    parser.add_argument("--window-min", type=float, default=window.min_s)
+    parser.add_argument("--window-margin", type=float, default=window.margin_s)
+    parser.add_argument("--window-step", type=float, default=window.step_s)
+    parser.add_argument("--pad", choices=("zero", "silence"), default=window.pad)
+    parser.add_argument("--tokens-per-s", type=float, default=decoding.tokens_per_s)
+    parser.add_argument("--repetition-penalty", type=float, default=decoding.repetition_penalty)
+    parser.add_argument("--no-repeat-ngram", type=int, default=decoding.no_repeat_ngram_size)
     args = parser.parse_args(argv)
+    if args.pin:
+        pin_to_one_core()
+    variants = parse_variants(args.variants)
+    window = EncoderWindow(args.window_min, args.window_margin, args.window_step, args.pad)
+    decoding = DecoderLimits(
+        tokens_per_s=args.tokens_per_s,
+        min_tokens=decoding.min_tokens,
+        repetition_penalty=args.repetition_penalty,
+        no_repeat_ngram_size=args.no_repeat_ngram,
+    )
     meetings = load_meetings()
     keys = utterances(meetings, args.limit)
     synthesizer = SpeechSynthesizer(args.cache_dir)
     model_settings = ModelSettings(model=args.model, cpu_threads=1)
-    recognizer = Recognizer(model_settings)
+    recognizer = Recognizer(model_settings, window, decoding)
     texts = {key: meetings[key[0]]["utterances"][key[1]]["text"] for key in keys}
     clean = {key: synthesizer.synthesize(texts[key], "piper", "clean") for key in keys}
     espeak = {key: synthesizer.synthesize(texts[key], "espeak", "clean") for key in keys}
     ends = {key: _speech_end(take) for key, take in clean.items()}
     runs: list[Run] = []
     default = SegmenterSettings()
-    for voice, variant in VARIANTS:
+    for voice, variant in variants:
         name = f"{voice} {variant}"
         if voice == "piper":
             takes = {key: synthesizer.synthesize(texts[key], voice, variant) for key in keys}
@@ -335,35 +380,69 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = f"piper clean, min_silence_s={value}"
         runs.append(live_run(name, meetings, keys, clean, ends, recognizer, settings))
         print(table(runs[-1:])[-1], flush=True)
-    runs.append(batch_run(meetings, keys, clean, recognizer))
+    if not args.no_batch:
+        runs.append(batch_run(meetings, keys, clean, recognizer))
     lines = [
         f"{len(keys)} utterances, {runs[0].words} words, {runs[0].audio_s / 60:.1f} min of "
         f"speech per variant; model {args.model} int8, beam 1, 1 thread"
         f"{', one core' if len(os.sched_getaffinity(0)) == 1 else ''}; segmenter {default}.",
+        f"Live path: {window}, {decoding}.",
         "",
         *table(runs),
         "",
         *action_item_scores(runs[0]),
         "",
-        *_verdicts(runs),
+        *_verdicts(runs, batch=not args.no_batch),
     ]
     print("\n".join(lines))
+    if args.dump:
+        dump = {
+            run.name: [
+                {"key": list(key), "reference": texts[key], "caption": caption}
+                for key, caption in run.texts.items()
+            ]
+            for run in runs
+            if run.texts
+        }
+        args.dump.write_text(json.dumps(dump, indent=1))
     if args.out:
         report.replace_section(args.out, lines, BEGIN, END, "Transcription")
     return 0
 
 
-def _verdicts(runs: Sequence[Run]) -> list[str]:
-    clean, noisy = runs[0], runs[1]
+def pin_to_one_core() -> None:
+    """Every thread of this process (numpy's and OpenMP's helpers included: they start at
+    import) onto the first core it may use; ``sched_setaffinity(0)`` alone moves only the
+    calling thread."""
+    core = min(os.sched_getaffinity(0))
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), {core})
+        except (ProcessLookupError, PermissionError):
+            continue  # a thread that ended meanwhile
+
+
+def parse_variants(text: str) -> list[tuple[Voice, Variant]]:
+    known = {f"{voice}-{variant}": (voice, variant) for voice, variant in VARIANTS}
+    chosen = [known.get(name.strip()) for name in text.split(",") if name.strip()]
+    if not chosen or None in chosen:
+        raise SystemExit(f"--variants: choose from {', '.join(known)}")
+    return [variant for variant in chosen if variant is not None]
+
+
+def _verdicts(runs: Sequence[Run], batch: bool = True) -> list[str]:
+    clean, noisy = runs[0], runs[1 if len(runs) > 1 else 0]
     p95 = clean.percentile(95)
     rtf = clean.cpu_s / clean.audio_s
     checks = [
-        ("WER, Piper clean", clean.wer, TARGETS["wer_clean"]),
-        ("WER, Piper noisy", noisy.wer, TARGETS["wer_noisy"]),
-        ("caption latency p95 (s), Piper clean", p95, TARGETS["latency_p95"]),
+        (f"WER, {clean.name}", clean.wer, TARGETS["wer_clean"]),
+        (f"WER, {noisy.name}", noisy.wer, TARGETS["wer_noisy"]),
+        (f"caption latency p95 (s), {clean.name}", p95, TARGETS["latency_p95"]),
         ("RTF (CPU) on one core, live path", rtf, TARGETS["rtf"]),
-        ("RTF (CPU) on one core, whole file", runs[-1].cpu_s / runs[-1].audio_s, TARGETS["rtf"]),
     ]
+    if batch:
+        whole_file = runs[-1].cpu_s / runs[-1].audio_s
+        checks.append(("RTF (CPU) on one core, whole file", whole_file, TARGETS["rtf"]))
     return [
         f"- {name}: {value:.3f} (target <= {target}) {'met' if value <= target else 'NOT met'}"
         for name, value, target in checks
