@@ -2,9 +2,11 @@
 
 A caption is sent when its utterance ends, so the end-of-utterance rule sets the caption
 latency: an utterance ends after ``min_silence_s`` of silence, and the caption follows one
-recognition later (~0.4-0.6 s of one core for tiny.en). Too short a silence splits sentences
-at commas and breaths (Whisper then loses context and words at the cut); too long delays
-every caption. Figures (benchmarks/transcribe_eval.py, docs/benchmarks.md, Piper speech with
+recognition later (~0.15-0.2 s of one core for tiny.en with the 20 s encoder window of
+transcribe/recognizer.py; ~0.45 s with Whisper's 30 s window, when the sweep below ran, so
+its latencies are ~0.3 s higher than today's). Too short a silence splits sentences at
+commas and breaths (Whisper then loses context and words at the cut); too long delays every
+caption. Figures (benchmarks/transcribe_eval.py, docs/benchmarks.md, Piper speech with
 natural pauses between sentences) are in ``SegmenterSettings``' docstring.
 
 The rules follow faster-whisper's ``get_speech_timestamps`` (silero-vad's): speech starts at

@@ -151,3 +151,18 @@ def test_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
     (empty / "manifest.jsonl").write_text("")
     with pytest.raises(BatchError, match="no track"):
         transcribe_path(empty, Recognizer(ModelSettings()))
+
+
+def test_the_sparkle_command_runs_the_batch_transcriber(tmp_path: Path) -> None:
+    """``sparkle transcribe FILE`` (the README's command) hands its arguments to the batch
+    transcriber in a process of its own and returns its exit status."""
+    sparkle = Path(sys.executable).parent / "sparkle"
+    done = subprocess.run(
+        [str(sparkle), "transcribe", str(tmp_path / "missing.wav"), "--format", "srt"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and "does not exist" in done.stderr, done.stderr
