@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import os
 import re
 import time
@@ -314,7 +315,8 @@ def table(runs: Sequence[Run]) -> list[str]:
     ]
     for run in runs:
         lines.append(
-            f"| {run.name} | {run.wer:.1%} | {run.percentile(50):.2f} | {run.percentile(95):.2f}"
+            f"| {run.name} | {run.wer:.1%} | {_seconds(run.percentile(50))} "
+            f"| {_seconds(run.percentile(95))}"
             f" | {run.wall_s / run.audio_s:.3f} | {run.cpu_s / run.audio_s:.3f}"
             f" | {run.splits} | {run.missed} | {run.fallbacks} |"
         )
@@ -456,3 +458,8 @@ def _speech_end(take: np.ndarray) -> float:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _seconds(value: float) -> str:
+    """A latency for the table; "-" where there is none (a whole file has no captions)."""
+    return "-" if math.isnan(value) else f"{value:.2f}"
