@@ -1,4 +1,5 @@
-# Sparkle: one container running the signalling server and the SFU.
+# Sparkle: one container running the signalling server and the SFU; it starts its workers
+# (recorder, transcriber) as processes of its own.
 # Media uses UDP on the host's addresses: run with --network host, or publish the UDP port
 # range and set SPARKLE_RTC_ANNOUNCED_ADDRESS to the address clients can reach.
 FROM python:3.11-slim-bookworm AS build
@@ -6,6 +7,10 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY sfu sfu
 COPY signaling signaling
+COPY recorder recorder
+COPY transcribe transcribe
+COPY minutes minutes
+COPY roomclient roomclient
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim-bookworm
