@@ -94,7 +94,7 @@ def signaling_violations(table: dict[str, set[str]]) -> list[str]:
     return problems
 
 
-WORKERS = ("roomclient/", "recorder/", "transcribe/")
+WORKERS = ("roomclient/", "recorder/", "transcribe/", "framing/")
 
 
 def worker_violations(table: dict[str, set[str]]) -> list[str]:
@@ -113,6 +113,21 @@ def minutes_violations(table: dict[str, set[str]]) -> list[str]:
         f"{path} imports {name}"
         for path, names in table.items()
         if path.startswith("minutes/")
+        for name in sorted(names)
+        if top(name) in banned
+    ]
+
+
+FRAMING_ENGINE = ("framing/framer.py", "framing/geometry.py", "framing/framing_settings.py")
+
+
+def framing_engine_violations(table: dict[str, set[str]]) -> list[str]:
+    """The framing engine (issue 6) is pure: no network, no media I/O, no other plane."""
+    banned = {"sfu", "signaling", "roomclient", "aiohttp", "jwt", *MEDIA_LIBRARIES}
+    return [
+        f"{path} imports {name}"
+        for path, names in table.items()
+        if path in FRAMING_ENGINE
         for name in sorted(names)
         if top(name) in banned
     ]
@@ -154,6 +169,12 @@ def test_workers_use_only_the_public_protocol() -> None:
     assert worker_violations(table) == []
 
 
+def test_the_framing_engine_is_pure() -> None:
+    table = module_imports()
+    assert set(FRAMING_ENGINE) <= set(table)  # otherwise the rule proves nothing
+    assert framing_engine_violations(table) == []
+
+
 def test_minutes_is_pure_text() -> None:
     table = module_imports()
     assert "minutes/action_items.py" in table  # otherwise the rule proves nothing
@@ -183,6 +204,7 @@ def test_minutes_is_pure_text() -> None:
         ("roomclient/room_session.py", "import jwt", worker_violations),
         ("roomclient/receive_slots.py", "from sfu.room import MediaRoom", worker_violations),
         ("minutes/action_items.py", "import aiohttp", minutes_violations),
+        ("framing/framer.py", "from aiortc import VideoStreamTrack", framing_engine_violations),
         ("minutes/action_items.py", "from signaling.store import Store", minutes_violations),
     ],
 )
