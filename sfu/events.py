@@ -34,6 +34,10 @@ class MediaEvents(Protocol):
         """A track arrived whose source was not allowed (or not declared); it is not
         forwarded."""
 
+    def stand_in_live(self, track: PublishedTrack) -> None:
+        """Subscribers of ``track`` now get its stand-in's video (the first keyframe of a
+        framing worker's output for it arrived)."""
+
     def renegotiation_needed(self, peer_id: str, audio_slots: int, video_slots: int) -> None:
         """Ask the peer's client for a new offer with this many recvonly slots per kind."""
 

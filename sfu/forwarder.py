@@ -5,6 +5,13 @@ slot, unless the slot waits for a keyframe, rewrite and send it (see sfu/slot.py
 requests from subscribers, gated slots and new subscribers become PLIs to the publisher,
 at most one per ``pli_min_interval_s`` (a decoder fires a PLI per failed frame, RFC 4585
 section 6.3.1; a storm of them would cost the publisher a keyframe each).
+
+Stand-ins (issue 6, auto-framing): another forwarder F (a framing worker's output) may
+stand in for this track T. Subscribers keep T's slot and sid, but their packets come from F
+(``stand_in``); the framing worker itself still gets T. A slot changes source only at a
+keyframe start of the new source and keeps the old one flowing until then, so the switch,
+both ways, shows no frozen or broken picture and needs no renegotiation (the same
+SSRC-rewriting switch as a slot moving between tracks, sfu/slot.py).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from aiortc import RTCRtpReceiver
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
@@ -66,6 +74,13 @@ class TrackForwarder:
         self._sender_report: tuple[int, int] | None = None  # (NTP 32.32, RTP ts)
         self._last_timestamp: int | None = None
         self._closed = False
+        # Stand-ins: ``stand_in`` is the forwarder whose packets T's subscribers get instead
+        # of T's own; ``stands_in_for`` is, on F, the track it stands in for.
+        self.stand_in: TrackForwarder | None = None
+        self.stands_in_for: TrackForwarder | None = None
+        # Called once F's first keyframe start reaches T's subscribers' path after binding.
+        self.on_stand_in_live: Callable[[TrackForwarder], None] | None = None
+        self._live = False
         self.tap = ReceiverTap(receiver, self._on_rtp, self._on_sender_report, self._on_drop)
 
     @property
@@ -97,29 +112,61 @@ class TrackForwarder:
         if packet.ssrc != self.media_ssrc:
             self._new_source(packet.ssrc)
         self.codec = codec
+        target = self.stands_in_for
+        if target is not None:
+            self._fan_out(packet, codec, target)
+            return
         if self.track is None or self.muted:
             counters.packets_dropped += 1
             return
         level = packet.extensions.audio_level
         if level is not None and self.kind == "audio":
             self.speaker.observe(self.peer_id, level[1])
-        if not packet.payload or not self.slots:
+        self._fan_out(packet, codec, self)
+
+    def _fan_out(
+        self, packet: RtpPacket, codec: RTCRtpCodecParameters, target: TrackForwarder
+    ) -> None:
+        """Send one of our packets to the slots of ``target`` (ourselves, or the track we
+        stand in for) that take their packets from us."""
+        counters = self.counters
+        if target.track is None or target.muted:
+            if target is not self:
+                counters.packets_dropped += 1
+            return
+        if not packet.payload or not target.slots:
             return  # padding-only probes are not forwarded
         wall = time.time()
         now = time.monotonic()
         # abs-send-time: 6.18 fixed-point seconds of the NTP clock (webrtc abs-send-time),
         # and the RFC 6464 audio level byte (V bit, level), kept: computed once for all slots.
         abs_send_time = (int((wall + NTP_EPOCH_OFFSET) * (1 << 18)) & 0xFFFFFF).to_bytes(3, "big")
+        level = packet.extensions.audio_level
         audio_level = None if level is None else (0x80 if level[0] else 0) | (level[1] & 0x7F)
         ntp: int | None = None
         if packet.timestamp != self._last_timestamp:
             self._last_timestamp = packet.timestamp
             ntp = self._ntp_for(packet.timestamp, wall, codec.clockRate)
         keyframe: bool | None = None
-        for slot in tuple(self.slots):
-            if slot.forwarder is not self or not slot.started:
+        for slot in tuple(target.slots):
+            if slot.forwarder is not target or not slot.started:
                 counters.packets_dropped += 1
                 continue
+            if slot.source is not self:
+                # Fed by the other source, or switching to us: a switch happens only at a
+                # keyframe start of ours, and the old source keeps the picture until then.
+                if target.source_for(slot) is not self:
+                    continue
+                if keyframe is None:
+                    keyframe = is_keyframe_start(codec.name.lower(), packet.payload)
+                if not keyframe:
+                    self.request_keyframe()
+                    continue
+                slot.switch_source(self)
+                if target is not self and not self._live:
+                    self._live = True
+                    if self.on_stand_in_live is not None:
+                        self.on_stand_in_live(target)
             payload_type = slot.payload_type_for(codec)
             if payload_type is None:
                 counters.packets_dropped += 1
@@ -141,6 +188,60 @@ class TrackForwarder:
                 logger.debug("forwarding to %s failed", slot.subscriber_id, exc_info=True)
                 counters.packets_dropped += 1
 
+    def source_for(self, slot: Slot) -> TrackForwarder:
+        """Whose packets ``slot`` (one of ours) should carry: our stand-in's, unless the
+        slot belongs to the stand-in's own peer (the framing worker needs the raw camera)
+        or cannot take the stand-in's codec."""
+        stand_in = self.stand_in
+        if (
+            stand_in is None
+            or stand_in._closed
+            or slot.subscriber_id == stand_in.peer_id
+            or slot.accepts(stand_in.codec) is None
+        ):
+            return self
+        return stand_in
+
+    def bind_stand_in(self, stand_in: TrackForwarder) -> None:
+        """Let ``stand_in`` feed our subscribers from its next keyframe on."""
+        previous = self.stand_in
+        if previous is stand_in:
+            return
+        if previous is not None:
+            self.unbind_stand_in()
+        old_target = stand_in.stands_in_for
+        if old_target is not None and old_target is not self:
+            old_target.unbind_stand_in()
+            stand_in.release_slots()
+        self.stand_in = stand_in
+        stand_in.stands_in_for = self
+        stand_in._live = False
+        stand_in.request_keyframe()
+
+    def unbind_stand_in(self) -> None:
+        """Back to our own packets. Slots fed by the stand-in keep getting them until our
+        next keyframe (asked for now), so the picture never freezes on the way back."""
+        stand_in, self.stand_in = self.stand_in, None
+        if stand_in is None:
+            return
+        if stand_in._closed:
+            stand_in.release_slots()
+        self.request_keyframe()
+
+    def release_slots(self) -> None:
+        """We no longer feed anyone (we stand in for nothing, or are closing): slots we
+        fed wait for their own track's next keyframe."""
+        target, self.stands_in_for = self.stands_in_for, None
+        if target is None:
+            return
+        if target.stand_in is self:
+            target.stand_in = None
+        for slot in target.slots:
+            if slot.source is self:
+                slot.source = None
+                slot.awaiting_keyframe = slot.kind == "video"
+        target.request_keyframe()
+
     def _new_source(self, ssrc: int) -> None:
         """The publisher's SSRC changed (or its first packet): its sequence numbers and
         timestamps start afresh, so every subscriber re-bases and, for video, waits for a
@@ -150,8 +251,10 @@ class TrackForwarder:
         self._sender_report = None
         self._last_timestamp = None
         if not first:
-            for slot in self.slots:
-                slot.restart()
+            target = self.stands_in_for or self
+            for slot in target.slots:
+                if slot.source is self:
+                    slot.restart()
 
     def attach(self, slot: Slot) -> None:
         slot.attach(self)
@@ -171,14 +274,21 @@ class TrackForwarder:
         return slots
 
     def restart(self) -> None:
-        """After an unmute: every subscriber re-bases and waits for a keyframe."""
+        """After an unmute: every subscriber re-bases and waits for a keyframe of the
+        source that feeds it (ours, or our stand-in's)."""
+        sources: set[TrackForwarder] = {self}
         for slot in self.slots:
             slot.restart()
-        self.request_keyframe()
+            if slot.source is not None:
+                sources.add(slot.source)
+        for source in sources:
+            source.request_keyframe()
 
-    def subscriber_wants_keyframe(self) -> None:
-        self._subscriber_asked = True
-        self.request_keyframe()
+    def subscriber_wants_keyframe(self, slot: Slot | None = None) -> None:
+        """A subscriber's PLI/FIR: the source feeding its slot makes the keyframe."""
+        source = slot.source if slot is not None and slot.source is not None else self
+        source._subscriber_asked = True
+        source.request_keyframe()
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe now, or once the rate limit allows."""
@@ -197,8 +307,20 @@ class TrackForwarder:
 
     def _retry_keyframe(self) -> None:
         self._deferred = None
-        if self._subscriber_asked or any(s.awaiting_keyframe and s.started for s in self.slots):
+        if self._subscriber_asked or self._slots_waiting():
             self.request_keyframe()
+
+    def _slots_waiting(self) -> bool:
+        """Whether a started slot waits for a keyframe of ours (gated, or switching to us)."""
+        target = self.stands_in_for or self
+        for slot in target.slots:
+            if not slot.started:
+                continue
+            if slot.source is self and slot.awaiting_keyframe:
+                return True
+            if slot.source is not self and target.source_for(slot) is self:
+                return True
+        return False
 
     async def _send_pli(self, media_ssrc: int) -> None:
         try:
@@ -208,6 +330,9 @@ class TrackForwarder:
 
     async def close(self) -> None:
         self._closed = True
+        self.release_slots()
+        if self.stand_in is not None:
+            self.unbind_stand_in()
         self.detach_all()
         if self._deferred is not None:
             self._deferred.cancel()

@@ -48,6 +48,8 @@ class Peer:
         self.peer_id = peer_id
         self.allowed_sources = allowed_sources
         self.subscribe = subscribe
+        # The only track sids this peer receives (a framing worker's targets); None: all.
+        self.only: frozenset[str] | None = None
         self.pc = RTCPeerConnection(rtc_configuration(settings))
         self.lock = asyncio.Lock()  # one offer at a time
         self.forwarders: dict[str, TrackForwarder] = {}  # by the peer's mid
@@ -63,6 +65,11 @@ class Peer:
             if transceiver.mid == mid:
                 return transceiver
         return None
+
+    def wants(self, forwarder: TrackForwarder) -> bool:
+        """Whether this peer subscribes to ``forwarder``'s (published) track."""
+        only = self.only
+        return only is None or (forwarder.track is not None and forwarder.track.sid in only)
 
     def open_slots(self, kind: str) -> list[Slot]:
         return [s for s in self.slots.values() if s.open and s.kind == kind]

@@ -7,6 +7,11 @@ published track of the others: a free slot of the right kind is attached at once
 is none, ``renegotiation_needed`` asks the client for an offer with more slots. It is also
 called when an existing slot got a new track, so the client learns the mapping from the
 answer's ``mids``.
+
+Two refinements for workers (issue 6): a peer may subscribe to some tracks only
+(``set_subscription``), and a peer's video m-section may be declared a stand-in for another
+peer's track (``handle_offer``'s ``stand_ins``): it is never published itself, and the
+others receive it in place of that track (sfu/forwarder.py, "Stand-ins").
 """
 
 from __future__ import annotations
@@ -114,8 +119,18 @@ class MediaRoom:
 
     # --- negotiation ----------------------------------------------------------------
 
-    async def handle_offer(self, peer_id: str, sdp: str, sources: Mapping[str, str]) -> Answer:
+    async def handle_offer(
+        self,
+        peer_id: str,
+        sdp: str,
+        sources: Mapping[str, str],
+        stand_ins: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """Apply a client's offer. ``sources``: its sending mids -> source. ``stand_ins``:
+        sending video mids -> the sid of another peer's track they stand in for (the
+        owner decides who may; refusals come back as ``track_refused``)."""
         peer = self._peer(peer_id)
+        stand_ins = stand_ins or {}
         settings = self.settings
         summary = check_offer(
             sdp,
@@ -149,7 +164,11 @@ class MediaRoom:
             )
             published: list[TrackForwarder] = []
             for section in summary.sections:
-                if section.kind in KINDS:
+                if section.kind not in KINDS:
+                    continue
+                if section.mid in stand_ins:
+                    self._apply_stand_in(peer, section, stand_ins[section.mid])
+                else:
                     self._apply_section(peer, section, sources, published)
             peer.offered = True
             missing = self._reconcile(peer)
@@ -205,6 +224,69 @@ class MediaRoom:
             if slot.forwarder is not None:
                 slot.forwarder.detach(slot)
             slot.close()
+
+    def _apply_stand_in(self, peer: Peer, section: MediaSection, target_sid: str) -> None:
+        """A sending video m-section that stands in for ``target_sid``: bound now if that
+        track is published video of another peer, else refused (and left unbound)."""
+        transceiver = peer.transceiver(section.mid)
+        if transceiver is None:
+            return
+        forwarder = peer.forwarders.get(section.mid)
+        active = section.port != 0 or section.bundle_only
+        sending = active and section.direction in SENDING
+        if forwarder is not None and forwarder.published:
+            self._unpublish(forwarder)  # a published mid is re-declared: it stops being one
+        if not sending:
+            if forwarder is not None:
+                self._unbind(forwarder)
+            return
+        if section.kind != "video":
+            reason = "only video can stand in for a track"
+            self._emit(self.events.track_refused, peer.peer_id, section.mid, "camera", reason)
+            return
+        if forwarder is None:
+            forwarder = self._new_forwarder(peer, transceiver, section, "camera")
+            if forwarder is None:
+                return
+        forwarder.source = None  # never published by itself
+        target = self._published(target_sid)
+        refusal: str | None = None
+        if target is None:
+            refusal = f"no published track {target_sid[:64]!r} to stand in for"
+        elif target.kind != "video":
+            refusal = f"track {target_sid[:64]!r} is not video"
+        elif target.peer_id == peer.peer_id:
+            refusal = "a peer cannot stand in for its own track"
+        if refusal is not None or target is None:
+            self._unbind(forwarder)
+            self._emit(self.events.track_refused, peer.peer_id, section.mid, "camera", refusal)
+            return
+        forwarder.on_stand_in_live = self._stand_in_live
+        target.bind_stand_in(forwarder)
+
+    def _unbind(self, forwarder: TrackForwarder) -> None:
+        target = forwarder.stands_in_for
+        if target is not None and target.stand_in is forwarder:
+            target.unbind_stand_in()
+
+    def _stand_in_live(self, target: TrackForwarder) -> None:
+        if target.track is not None:
+            self._emit(self.events.stand_in_live, target.track)
+
+    def _published(self, track_sid: str) -> TrackForwarder | None:
+        for other in self._peers.values():
+            for forwarder in other.forwarders.values():
+                if forwarder.track is not None and forwarder.track.sid == track_sid:
+                    return forwarder
+        return None
+
+    def unbind_stand_in(self, track_sid: str) -> bool:
+        """Show ``track_sid`` itself again (framing off); True if it had a stand-in."""
+        target = self._published(track_sid)
+        if target is None or target.stand_in is None:
+            return False
+        target.unbind_stand_in()
+        return True
 
     def _new_forwarder(
         self,
@@ -284,6 +366,10 @@ class MediaRoom:
             return
         forwarder.track = None
         self.counters.tracks_published -= 1
+        stand_in = forwarder.stand_in
+        if stand_in is not None:
+            forwarder.unbind_stand_in()
+            stand_in.release_slots()
         freed = forwarder.detach_all()
         self._emit(self.events.track_unpublished, track)
         for slot in freed:
@@ -311,6 +397,8 @@ class MediaRoom:
                 continue
             for forwarder in other.forwarders.values():
                 if not forwarder.published or forwarder in attached:
+                    continue
+                if not peer.wants(forwarder):
                     continue
                 free = [s for s in peer.open_slots(forwarder.kind) if s.forwarder is None]
                 slot = next((s for s in free if s.accepts(forwarder.codec) is not None), None)
@@ -343,7 +431,7 @@ class MediaRoom:
                 for other in self._peers.values()
                 if other is not peer
                 for f in other.forwarders.values()
-                if f.published and f.kind == kind
+                if f.published and f.kind == kind and peer.wants(f)
             )
             counts[kind] = max(wanted, len(peer.open_slots(kind)))
         return counts["audio"], counts["video"]
@@ -425,6 +513,20 @@ class MediaRoom:
             for slot in peer.slots.values():
                 if slot.forwarder is not None:
                     slot.forwarder.detach(slot)
+
+    def set_subscription(self, peer_id: str, only: frozenset[str] | None) -> None:
+        """Give ``peer_id`` only the tracks whose sids are in ``only`` (None: every track).
+        Slots carrying other tracks are freed; new ones are attached or asked for."""
+        peer = self._peer(peer_id)
+        if peer.only == only:
+            return
+        peer.only = only
+        for slot in peer.slots.values():
+            forwarder = slot.forwarder
+            if forwarder is not None and not peer.wants(forwarder):
+                forwarder.detach(slot)
+        if peer.subscribe and peer.offered and self._reconcile(peer, report_changes=True):
+            self._schedule_renegotiation(peer)
 
     def _sending(self, peer: Peer, forwarder: TrackForwarder) -> bool:
         transceiver = peer.transceiver(forwarder.mid)

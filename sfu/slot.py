@@ -51,6 +51,9 @@ class Slot:
         )
         self.rewriter = StreamRewriter(90000 if self.kind == "video" else 48000)
         self.forwarder: TrackForwarder | None = None
+        # Whose packets flow into this slot now: the attached forwarder, or the forwarder
+        # standing in for it (sfu/forwarder.py); None until the next keyframe start decides.
+        self.source: TrackForwarder | None = None
         # publisher payload type -> ours (None: we cannot carry that codec)
         self._payload_types: dict[int, int | None] = {}
         self.awaiting_keyframe = True
@@ -76,6 +79,7 @@ class Slot:
 
     def attach(self, forwarder: TrackForwarder) -> None:
         self.forwarder = forwarder
+        self.source = forwarder
         self._payload_types.clear()
         self.awaiting_keyframe = self.kind == "video"
         self.rewriter.switch()
@@ -85,6 +89,15 @@ class Slot:
         if self.forwarder is not None:
             self.forwarder = None
             self.counters.tracks_subscribed -= 1
+        self.source = None
+        self.rewriter.switch()
+
+    def switch_source(self, source: TrackForwarder) -> None:
+        """Carry ``source``'s packets from now on (called at a keyframe start of it): a
+        new stream for the receiver's decoder, re-based like a switch of track."""
+        self.source = source
+        self._payload_types.clear()  # the new source's payload type numbers are its own
+        self.awaiting_keyframe = False
         self.rewriter.switch()
 
     def restart(self) -> None:
@@ -100,7 +113,7 @@ class Slot:
     def _keyframe_requested(self) -> None:
         self.counters.pli_received += 1
         if self.forwarder is not None:
-            self.forwarder.subscriber_wants_keyframe()
+            self.forwarder.subscriber_wants_keyframe(self)
 
     def _dropped(self) -> None:
         self.counters.packets_dropped += 1

@@ -336,6 +336,7 @@ class RecordingEvents:
         self.refused: list[tuple[str, str, str, str]] = []
         self.renegotiations: list[tuple[str, int, int]] = []
         self.speakers: list[str | None] = []
+        self.live_stand_ins: list[PublishedTrack] = []
         self.states: list[tuple[str, str]] = []
         self.clients: dict[str, MediaClient] = {}
 
@@ -347,6 +348,9 @@ class RecordingEvents:
 
     def track_refused(self, peer_id: str, mid: str, source: str, reason: str) -> None:
         self.refused.append((peer_id, mid, source, reason))
+
+    def stand_in_live(self, track: PublishedTrack) -> None:
+        self.live_stand_ins.append(track)
 
     def renegotiation_needed(self, peer_id: str, audio_slots: int, video_slots: int) -> None:
         self.renegotiations.append((peer_id, audio_slots, video_slots))
