@@ -61,6 +61,9 @@ class CountingEvents:
     def active_speaker_changed(self, peer_id: str | None) -> None:
         pass
 
+    def stand_in_live(self, track: PublishedTrack) -> None:
+        pass
+
     def peer_state_changed(self, peer_id: str, state: str) -> None:
         pass
 

@@ -195,7 +195,7 @@ class TrackForwarder:
         stand_in = self.stand_in
         if (
             stand_in is None
-            or stand_in._closed
+            or stand_in.closed
             or slot.subscriber_id == stand_in.peer_id
             or slot.accepts(stand_in.codec) is None
         ):
@@ -215,7 +215,7 @@ class TrackForwarder:
             stand_in.release_slots()
         self.stand_in = stand_in
         stand_in.stands_in_for = self
-        stand_in._live = False
+        stand_in.await_live()
         stand_in.request_keyframe()
 
     def unbind_stand_in(self) -> None:
@@ -224,9 +224,18 @@ class TrackForwarder:
         stand_in, self.stand_in = self.stand_in, None
         if stand_in is None:
             return
-        if stand_in._closed:
+        if stand_in.closed:
             stand_in.release_slots()
         self.request_keyframe()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def await_live(self) -> None:
+        """Report (``on_stand_in_live``) the next time our keyframe reaches the target's
+        subscribers' path: we were just bound to a target."""
+        self._live = False
 
     def release_slots(self) -> None:
         """We no longer feed anyone (we stand in for nothing, or are closing): slots we
@@ -287,8 +296,12 @@ class TrackForwarder:
     def subscriber_wants_keyframe(self, slot: Slot | None = None) -> None:
         """A subscriber's PLI/FIR: the source feeding its slot makes the keyframe."""
         source = slot.source if slot is not None and slot.source is not None else self
-        source._subscriber_asked = True
-        source.request_keyframe()
+        source.keyframe_asked()
+
+    def keyframe_asked(self) -> None:
+        """A subscriber fed by us asked for a keyframe (kept until one is requested)."""
+        self._subscriber_asked = True
+        self.request_keyframe()
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe now, or once the rate limit allows."""

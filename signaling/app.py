@@ -20,7 +20,7 @@ from signaling import (
     openapi,
     pages,
     recordings_api,
-    transcriber_jobs_api,
+    worker_jobs_api,
 )
 from signaling.appkeys import CONFIG, METRICS, ROOMS, STORE, TOKENS, WS_ADMISSION
 from signaling.config import Config, ConfigError
@@ -62,7 +62,9 @@ def create_app(config: Config, *, web_root: Path | None = None) -> web.Applicati
     chat_files.setup(app)
     recordings_api.setup(app)
     meetings_api.setup(app)
-    transcriber_jobs_api.setup(app)
+    # The transcriber's (issue 5) and the framing worker's (issue 6) job queues.
+    worker_jobs_api.setup(app, f"{api.PREFIX}/transcriber/jobs", lambda a: a[ROOMS].transcription)
+    worker_jobs_api.setup(app, f"{api.PREFIX}/framer/jobs", lambda a: a[ROOMS].framing)
     openapi.setup(app)
     app.router.add_get("/metrics", metrics_handler)
     pages.setup(app, web_root or config.web_path)

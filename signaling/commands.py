@@ -181,6 +181,16 @@ class TranscriptionControl:
 
 
 @dataclass(frozen=True)
+class SetFraming:
+    """Anyone, for their own camera (``participant_sid`` None or their own); hosts, for
+    anyone's: turn auto-framing on or off (issue 6)."""
+
+    participant_sid: str | None
+    enabled: bool
+    id: RequestId | None = None
+
+
+@dataclass(frozen=True)
 class RaiseHand:
     """Anyone joined: raise (``raised`` true) or lower one's own hand."""
 
@@ -215,7 +225,7 @@ HostCommand: TypeAlias = (
     | RecordingControl
     | TranscriptionControl
 )
-Command: TypeAlias = HostCommand | RaiseHand | Chat
+Command: TypeAlias = HostCommand | RaiseHand | Chat | SetFraming
 
 # type -> (required fields, optional fields); "type" and "id" are allowed everywhere.
 FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -243,6 +253,7 @@ FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "start_transcription": (frozenset(), frozenset()),
     "stop_transcription": (frozenset(), frozenset()),
     "raise_hand": (frozenset({"raised"}), frozenset()),
+    "set_framing": (frozenset({"enabled"}), frozenset({"participant_sid"})),
     "chat": (frozenset({"text"}), frozenset({"to", "file_id"})),
 }
 
@@ -322,6 +333,9 @@ def parse(kind: str, fields: Fields, request_id: RequestId | None) -> Command:
         return StopShare(participant_sid=sid, id=request_id)
     if kind == "raise_hand":
         return RaiseHand(raised=fields.boolean("raised"), id=request_id)
+    if kind == "set_framing":
+        target = _sid(fields) if "participant_sid" in fields.data else None
+        return SetFraming(participant_sid=target, enabled=fields.boolean("enabled"), id=request_id)
     if kind.endswith("_recording"):
         return RecordingControl(action=_RECORDING_ACTIONS[kind], id=request_id)
     if kind.endswith("_transcription"):

@@ -225,6 +225,40 @@ class Config:
         "After a stop, how long the worker may take to send the captions of utterances still "
         "being recognised (one costs ~0.5 s) before action items are made without them.",
     )
+    # --- auto-framing (issue 6) ---------------------------------------------------------
+    framing_workers: str = _s(
+        "local",
+        "local: the server starts one framing process (python -m framing) on this machine "
+        "when someone first turns auto-framing on. remote: it starts none; framing processes "
+        "on other machines (with the API key) claim the rooms. off: no auto-framing "
+        "(set_framing answers framing_unavailable).",
+    )
+    framing_width: int = _s(
+        1280,
+        "Width of the framed video a worker publishes, in pixels (even). 1280x720 is what a "
+        "meeting-room camera sends; each framed camera costs the worker one VP8 encode at it.",
+    )
+    framing_height: int = _s(720, "Height of the framed video, in pixels (even).")
+    framing_max_fps: int = _s(
+        30,
+        "The framed video follows the camera's frame rate up to this; frames above it are "
+        "dropped before cropping (30 fps is what browsers send by default).",
+    )
+    framing_speaker_focus: bool = _s(
+        False,
+        "Frame the person talking instead of the group when the camera's participant is the "
+        "active speaker and the worker can tell which face speaks.",
+    )
+    framing_join_timeout_s: float = _s(
+        30.0,
+        "Auto-framing that no worker has started within this is turned off with an error "
+        "(the detector loads in well under a second; joining takes one more).",
+    )
+    framing_idle_s: float = _s(
+        10.0,
+        "A framing worker whose room has nobody framed for this long is sent away; a quick "
+        "off-and-on again keeps the same worker and its warm detector.",
+    )
     caption_max_chars: int = _s(
         2000,
         "The longest caption stored; an utterance is cut at ~15 s, ~50 words, ~300 chars.",
@@ -425,6 +459,11 @@ def validate(config: Config) -> None:
         "transcriber_join_timeout_s",
         "transcriber_stop_timeout_s",
         "caption_max_chars",
+        "framing_width",
+        "framing_height",
+        "framing_max_fps",
+        "framing_join_timeout_s",
+        "framing_idle_s",
     )
     for name in positive:
         if getattr(config, name) <= 0:
@@ -462,6 +501,16 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"transcriber_workers {config.transcriber_workers!r} is not one of local/remote/off"
         )
+    if config.framing_workers not in ("local", "remote", "off"):
+        raise ConfigError(
+            f"framing_workers {config.framing_workers!r} is not one of local/remote/off"
+        )
+    for name in ("framing_width", "framing_height"):
+        value = getattr(config, name)
+        if value % 2 or not 16 <= value <= 3840:
+            raise ConfigError(f"setting {name!r} must be an even number of pixels, 16 to 3840")
+    if config.framing_max_fps > 60:
+        raise ConfigError("setting 'framing_max_fps' must be at most 60")
     if config.transcriber_processes < 0:
         raise ConfigError("setting 'transcriber_processes' must not be negative")
     try:

@@ -47,6 +47,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_FILE_TYPE = "unsupported_file_type"
     STORAGE_FULL = "storage_full"
     TRANSCRIPTION_UNAVAILABLE = "transcription_unavailable"
+    FRAMING_UNAVAILABLE = "framing_unavailable"
     UNAUTHORIZED = "unauthorized"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
@@ -115,6 +116,9 @@ CATALOGUE: dict[ErrorCode, ErrorSpec] = {
     ),
     ErrorCode.TRANSCRIPTION_UNAVAILABLE: ErrorSpec(
         503, False, None, "transcription is turned off on this server (transcriber_workers)"
+    ),
+    ErrorCode.FRAMING_UNAVAILABLE: ErrorSpec(
+        503, False, None, "auto-framing is turned off on this server (framing_workers)"
     ),
     ErrorCode.UNAUTHORIZED: ErrorSpec(401, False, None, "missing or invalid API key"),
     ErrorCode.NOT_FOUND: ErrorSpec(404, False, None, "not found"),

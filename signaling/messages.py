@@ -69,6 +69,7 @@ def joined(
     camera_required: bool = False,
     recording: dict[str, Any] | None = None,
     transcription: dict[str, Any] | None = None,
+    framing: Sequence[dict[str, Any]] = (),
     request_id: RequestId | None = None,
 ) -> dict[str, Any]:
     return _with_id(
@@ -87,6 +88,7 @@ def joined(
             "camera_required": camera_required,
             "recording": recording,
             "transcription": transcription,
+            "framing": list(framing),
         },
         request_id,
     )
@@ -184,6 +186,25 @@ def recording(state: dict[str, Any]) -> dict[str, Any]:
 def transcription(state: dict[str, Any]) -> dict[str, Any]:
     """``state``: ``{state: on|off, by, meeting_id, error?}`` (signaling/transcription.py)."""
     return {"type": "transcription", **state}
+
+
+def framing(state: dict[str, Any]) -> dict[str, Any]:
+    """``state``: ``{participant_sid, state: off|starting|on, by, error?}``
+    (signaling/framing.py)."""
+    return {"type": "framing", **state}
+
+
+def framing_targets(
+    targets: Sequence[dict[str, str]], output: dict[str, int], speaker_focus: bool
+) -> dict[str, Any]:
+    """To a framing worker: the cameras to frame (``{track_sid, participant_sid}``) and the
+    output it publishes for each (``{width, height, max_fps}``)."""
+    return {
+        "type": "framing_targets",
+        "targets": list(targets),
+        "output": dict(output),
+        "speaker_focus": speaker_focus,
+    }
 
 
 def caption(

@@ -114,6 +114,18 @@ class Metrics:
             "Transcriptions that stopped on their own (no transcriber joined, or it left).",
             registry=self.registry,
         )
+        # Issue 6: auto-framing. Framed cameras by state (starting: no framed video yet).
+        self._framings = Gauge(
+            "sparkle_framed_cameras",
+            "Cameras with auto-framing on, by state (starting: no framed video yet).",
+            ["state"],
+            registry=self.registry,
+        )
+        self._framing_errors = Counter(
+            "sparkle_framing_errors",
+            "Framing jobs that failed (no framing worker joined in time, or it kept leaving).",
+            registry=self.registry,
+        )
         self.registry.register(_SnapshotCollector(self))
 
     def set_snapshot_provider(self, provider: SnapshotProvider | None) -> None:
@@ -146,6 +158,13 @@ class Metrics:
 
     def count_transcriber_error(self) -> None:
         self._transcriber_errors.inc()
+
+    def set_framings(self, starting: int, on: int) -> None:
+        self._framings.labels(state="starting").set(starting)
+        self._framings.labels(state="on").set(on)
+
+    def count_framing_error(self) -> None:
+        self._framing_errors.inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of everything."""

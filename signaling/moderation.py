@@ -29,6 +29,7 @@ from signaling.commands import (
     MuteParticipant,
     RecordingControl,
     RemoveParticipant,
+    SetFraming,
     SetHost,
     SetPermission,
     StopShare,
@@ -46,6 +47,8 @@ from signaling.registry import RoomRegistry
 from signaling.rooms import LiveRoom
 
 log = logging.getLogger(__name__)
+
+SOURCE_CAMERA = "camera"
 
 
 async def handle(
@@ -171,6 +174,33 @@ async def _transcription(
         raise MessageError(exc.code, exc.message, command.id) from None
     action = "transcription_start" if command.on else "transcription_stop"
     _audit(registry, room, actor, action, None, {"meeting": job.meeting_id})
+
+
+async def set_framing(
+    registry: RoomRegistry, room: LiveRoom, actor: Participant, command: SetFraming
+) -> None:
+    """Auto-framing (issue 6): anyone for their own camera, hosts for anyone's (a room
+    camera is often a participant of its own that nobody sits at)."""
+    if actor.hidden:
+        raise MessageError(ErrorCode.FORBIDDEN, request_id=command.id)
+    sid = command.participant_sid
+    if sid is None or sid == actor.sid:
+        target = actor
+    else:
+        _require_host(actor, command.id)
+        target = _target(room, actor, sid, command.id)
+    if command.enabled and SOURCE_CAMERA not in target.allowed_sources:
+        raise MessageError(
+            ErrorCode.FORBIDDEN, "this participant may not publish a camera", command.id
+        )
+    was_on = target.sid in room.framing
+    try:
+        await registry.framing.set(room, actor, target, command.enabled)
+    except SparkleError as exc:
+        raise MessageError(exc.code, exc.message, command.id) from None
+    if target is not actor and was_on != command.enabled:
+        action = "framing_on" if command.enabled else "framing_off"
+        _audit(registry, room, actor, action, target.identity, {})
 
 
 async def _finish_recording(registry: RoomRegistry, name: str) -> None:

@@ -1,5 +1,5 @@
 """OpenAPI paths of issue 5: meetings, transcripts, action items, search
-(signaling/meetings_api.py) and the transcriber's jobs (signaling/transcriber_jobs_api.py)."""
+(signaling/meetings_api.py) and the transcriber's jobs (signaling/worker_jobs_api.py)."""
 
 from __future__ import annotations
 

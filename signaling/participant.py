@@ -36,6 +36,9 @@ class Participant:
     # A transcription worker (the token's ``transcriber`` grant): the only participant whose
     # ``caption`` messages are taken (signaling/transcription.py).
     transcriber: bool = False
+    # An auto-framing worker (the token's ``framer`` grant): the only participant whose
+    # offer may declare stand-ins (``frames``) for others' cameras (signaling/framing.py).
+    framer: bool = False
     # Floor control (signaling/floor.py): permissions a host granted this participant
     # ("speak", "screen_share", "file_share"), its raised hand's queue ticket, and whether
     # it is held back until its camera publishes (the room's require_camera).

@@ -53,6 +53,9 @@ class Join:
 class TrackSource:
     mid: str
     source: str
+    # Issue 6: a framing worker's track stands in for this camera track sid (only a
+    # ``framer`` may declare it; signaling/session.py checks).
+    frames: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,11 @@ class Offer:
     id: RequestId | None = None
 
     def sources(self) -> dict[str, str]:
-        return {track.mid: track.source for track in self.tracks}
+        return {track.mid: track.source for track in self.tracks if track.frames is None}
+
+    def stand_ins(self) -> dict[str, str]:
+        """mid -> the camera track sid that mid's video stands in for."""
+        return {t.mid: t.frames for t in self.tracks if t.frames is not None}
 
 
 @dataclass(frozen=True)
@@ -215,11 +222,11 @@ def _tracks(fields: Fields, request_id: RequestId | None) -> tuple[TrackSource, 
         if not isinstance(item, dict):
             raise BadMessage(f"{where} must be an object, got {json_type(item)}", request_id)
         keys = set(item.keys())
-        if keys != {"mid", "source"}:
-            missing = sorted({"mid", "source"} - keys)
-            if missing:
-                raise BadMessage(f"{where}: missing field {missing[0]!r}", request_id)
-            extra = sorted(keys - {"mid", "source"})
+        missing = sorted({"mid", "source"} - keys)
+        if missing:
+            raise BadMessage(f"{where}: missing field {missing[0]!r}", request_id)
+        extra = sorted(keys - {"mid", "source", "frames"})
+        if extra:
             raise BadMessage(f"{where}: unknown field {clip(extra[0])!r}", request_id)
         item_fields = Fields(where, item, request_id)
         mid = item_fields.string("mid", max_length=MAX_MID_LENGTH)
@@ -228,7 +235,17 @@ def _tracks(fields: Fields, request_id: RequestId | None) -> tuple[TrackSource, 
         if mid in seen:
             raise BadMessage(f"{where}: mid {mid!r} is listed twice", request_id)
         seen.add(mid)
-        tracks.append(TrackSource(mid=mid, source=item_fields.source("source")))
+        frames = (
+            item_fields.string("frames", max_length=MAX_TRACK_SID_LENGTH)
+            if "frames" in item
+            else None
+        )
+        if frames is not None and not frames:
+            raise BadMessage(f"{where}: field 'frames' must not be empty", request_id)
+        source = item_fields.source("source")
+        if frames is not None and source != "camera":
+            raise BadMessage(f"{where}: only a 'camera' track can frame another", request_id)
+        tracks.append(TrackSource(mid=mid, source=source, frames=frames))
     return tuple(tracks)
 
 

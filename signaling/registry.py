@@ -19,6 +19,7 @@ from signaling import messages, protocol
 from signaling.admission import Admission
 from signaling.config import Config
 from signaling.errors import ErrorCode, SparkleError
+from signaling.framing import FramingService
 from signaling.meetings import MeetingService
 from signaling.metrics import Metrics, MetricsSnapshot
 from signaling.participant import Connection, Participant
@@ -62,6 +63,7 @@ class RoomRegistry:
         self.transcription = TranscriptionService(
             config, tokens, self.meetings, self.live_room, metrics
         )
+        self.framing = FramingService(config, tokens, self.live_room, metrics)
         # Meetings first: deleting one deletes the recordings made during it.
         self.retention = Retention(
             [("meeting", self.meetings.sweep), ("recording", self.recordings.sweep)]
@@ -155,6 +157,8 @@ class RoomRegistry:
                     await self.arrived(room, participant)
                 elif participant.transcriber:
                     self.transcription.worker_joined(room, participant)
+                elif participant.framer:
+                    self.framing.worker_joined(room, participant)
                 return room, participant
 
     def is_host(self, token: RoomToken) -> bool:
@@ -200,6 +204,10 @@ class RoomRegistry:
                 removed = await room.remove(participant, reason)
             if removed and participant.transcriber:
                 self.transcription.worker_left(room.name)
+            if removed and participant.framer:
+                self.framing.worker_left(room.name)
+            if removed:
+                self.framing.participant_left(room, participant)
             if removed and room.participant_count == 0 and not len(room.lobby):
                 self._meeting_over(room)
             if not room.empty or room.closed:
@@ -312,6 +320,7 @@ class RoomRegistry:
             await self._close_media(room)
         await self.recordings.close()
         await self.transcription.close()
+        await self.framing.close()
         await self.retention.close()
         if self._tasks:
             # Sessions' endings (leave, close handshake) started before or during shutdown.

@@ -66,6 +66,11 @@ class LiveRoom:
         # the latter in ``joined``, so everyone knows captions are being made.
         self.meeting_id: str | None = None
         self.transcription: dict[str, Any] | None = None
+        # Issue 6: auto-framing, participant sid -> its ``framing`` message's fields while not
+        # off (signaling/framing.py keeps it); newcomers get the list in ``joined``. And the
+        # camera track sids whose framed video subscribers now see (the SFU's stand_in_live).
+        self.framing: dict[str, dict[str, Any]] = {}
+        self.framed_live: set[str] = set()
         self.chat = RoomChat(config)
         self._settings = settings
         self.floor.apply_limits(settings)
@@ -239,6 +244,10 @@ class LiveRoom:
                 allowed_sources=self.floor.media_sources(participant),
                 subscribe=participant.can_subscribe and not participant.held,
             )
+            if participant.framer:
+                # A framing worker receives only the cameras it is told to frame
+                # (signaling/framing.py sets them once it has joined).
+                self.media.set_subscription(participant.sid, frozenset())
         except BaseException:
             del self.participants[participant.sid]
             raise
@@ -254,6 +263,7 @@ class LiveRoom:
                 camera_required=participant.held,
                 recording=self.recording,
                 transcription=self.transcription,
+                framing=list(self.framing.values()),
                 request_id=request_id,
             )
         )
@@ -422,6 +432,10 @@ class LiveRoom:
         self.active_speaker = None if speaker is None else speaker.sid
         self.broadcast(messages.active_speaker(self.active_speaker))
 
+    def stand_in_live(self, track: PublishedTrack) -> None:
+        # Picked up by signaling/framing.py's watcher, which tells everyone framing is on.
+        self.framed_live.add(track.sid)
+
     def peer_state_changed(self, peer_id: str, state: str) -> None:
         log.debug("room %s: peer %s is %s", self.name, peer_id, state)
 
@@ -442,6 +456,7 @@ def _new_participant(
         allowed_sources=frozenset() if grants.hidden else grants.can_publish_sources,
         connection=connection,
         transcriber=grants.transcriber and grants.hidden,
+        framer=grants.framer and grants.hidden,
     )
 
 

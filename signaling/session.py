@@ -26,7 +26,7 @@ from aiohttp import WSMsgType, web
 from sfu.errors import MediaError, SdpRejected, UnknownPeer
 from signaling import chat, messages, moderation, protocol
 from signaling.appkeys import METRICS, ROOMS, WS_ADMISSION
-from signaling.commands import Chat, RaiseHand
+from signaling.commands import Chat, RaiseHand, SetFraming
 from signaling.errors import ErrorCode, SparkleError
 from signaling.participant import Participant
 from signaling.protocol import (
@@ -329,6 +329,8 @@ class Session:
             self.send(messages.pong(message.id))
         elif isinstance(message, Caption):
             self._registry.transcription.caption(room, participant, message)
+        elif isinstance(message, SetFraming):
+            await moderation.set_framing(self._registry, room, participant, message)
         elif isinstance(message, RaiseHand):
             if not participant.hidden:
                 room.floor.set_hand(participant, message.raised)
@@ -393,14 +395,21 @@ class Session:
     def _offer(self, room: LiveRoom, participant: Participant, message: Offer) -> None:
         if self._offer_task is not None:
             raise MessageError(ErrorCode.OFFER_IN_FLIGHT, request_id=message.id)
+        if message.stand_ins() and not participant.framer:
+            raise MessageError(
+                ErrorCode.FORBIDDEN, "only an auto-framing worker may declare 'frames'", message.id
+            )
         self._offered = True
         self._offer_task = asyncio.create_task(self._answer(room, participant, message))
 
     async def _answer(self, room: LiveRoom, participant: Participant, message: Offer) -> None:
         try:
             try:
+                stand_ins = message.stand_ins()
+                if stand_ins:
+                    stand_ins = self._registry.framing.check_stand_ins(room, participant, stand_ins)
                 answer = await room.media.handle_offer(
-                    participant.sid, message.sdp, message.sources()
+                    participant.sid, message.sdp, message.sources(), stand_ins
                 )
             except SdpRejected as exc:
                 self._pending_candidates.clear()

@@ -56,6 +56,7 @@ _BOOL_GRANTS = (
     "hidden",
     "recorder",
     "transcriber",
+    "framer",
 )
 
 
@@ -74,6 +75,9 @@ class Grants:
     # A transcription worker (transcribe/): hidden, receives audio, publishes nothing, and
     # may send ``caption`` messages (the only client whose text is stored as a transcript).
     transcriber: bool = False
+    # An auto-framing worker (framing/, issue 6): hidden, receives the cameras it is told
+    # to frame, and publishes only stand-ins for them (declared with ``frames``).
+    framer: bool = False
 
     @classmethod
     def participant(cls) -> Grants:
@@ -118,6 +122,11 @@ class Grants:
         """The transcriber the server hands a transcription job (signaling/transcription.py)."""
         return cls(room_join=True, can_subscribe=True, hidden=True, transcriber=True)
 
+    @classmethod
+    def framing_worker(cls) -> Grants:
+        """The framing worker the server hands a framing job (signaling/framing.py)."""
+        return cls(room_join=True, can_subscribe=True, hidden=True, framer=True)
+
     def to_claim(self) -> dict[str, Any]:
         return {
             "room_join": self.room_join,
@@ -128,6 +137,7 @@ class Grants:
             "hidden": self.hidden,
             "recorder": self.recorder,
             "transcriber": self.transcriber,
+            "framer": self.framer,
         }
 
     @classmethod

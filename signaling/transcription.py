@@ -4,7 +4,7 @@ the meeting ends) the action items are made and everyone is pointed to the summa
 
 The server never touches audio. Turning transcription on queues a job; a transcriber
 process (``python -m transcribe``, its own process, transcribe/) claims it over HTTP
-(``POST /api/v1/transcriber/jobs/claim``, signaling/transcriber_jobs_api.py), gets a
+(``POST /api/v1/transcriber/jobs/claim``, signaling/worker_jobs_api.py), gets a
 short-lived token with the ``transcriber`` grant, joins as a hidden participant and sends one
 ``caption`` per utterance naming the audio track it heard. Which participant a track belongs
 to is the server's knowledge, never the worker's word. With ``transcriber_workers = "local"``
@@ -20,9 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import secrets
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from signaling import messages
 from signaling.config import Config
 from signaling.errors import ErrorCode, SparkleError
 from signaling.fields import MessageError
+from signaling.local_worker import LocalWorkerProcess
 from signaling.meetings import MeetingService
 from signaling.metrics import Metrics
 from signaling.participant import Participant
@@ -74,6 +73,9 @@ class TranscriptionJob:
     def worker_identity(self) -> str:
         return "transcriber-" + self.id
 
+    def to_claim(self) -> dict[str, Any]:
+        return {"job_id": self.id, "room": self.room, "meeting_id": self.meeting_id}
+
     def to_wire(self, state: str) -> dict[str, Any]:
         wire: dict[str, Any] = {"state": state, "by": self.by, "meeting_id": self.meeting_id}
         if self.error is not None:
@@ -100,8 +102,15 @@ class TranscriptionService:
         self._clock = clock
         self._jobs: dict[str, TranscriptionJob] = {}  # room name -> its job
         self._queued = asyncio.Event()
-        self._process: asyncio.subprocess.Process | None = None
-        self._spawned_at = -RESPAWN_MIN_S
+        self._local = LocalWorkerProcess(
+            "transcribe",
+            log_path=config.data_path / "transcriber.log",
+            api_key=config.api_key,
+            api_secret=config.api_secret,
+            respawn_min_s=RESPAWN_MIN_S,
+            kill_after_s=KILL_AFTER_S,
+            clock=clock,
+        )
         self._finishing: set[asyncio.Task[None]] = set()
         host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
         self.worker_url = f"http://{host}:{config.port}"
@@ -114,8 +123,7 @@ class TranscriptionService:
     @property
     def local_pid(self) -> int | None:
         """The local transcriber process's pid while it runs (for operators and tests)."""
-        process = self._process
-        return process.pid if process is not None and process.returncode is None else None
+        return self._local.pid
 
     def current(self, room: str) -> TranscriptionJob | None:
         job = self._jobs.get(room)
@@ -359,20 +367,7 @@ class TranscriptionService:
     # --- the local transcriber process ------------------------------------------------------
 
     async def _ensure_local_process(self) -> None:
-        process = self._process
-        if process is not None and process.returncode is None:
-            return
-        if self._clock() - self._spawned_at < RESPAWN_MIN_S:
-            return
-        self._spawned_at = self._clock()
-        if process is not None:
-            log.error("the transcriber process exited with code %s; restarting", process.returncode)
         config = self._config
-        env = {
-            **os.environ,
-            "SPARKLE_API_KEY": config.api_key,
-            "SPARKLE_API_SECRET": config.api_secret,
-        }
         args = ["--server", self.worker_url, "--model", config.transcriber_model]
         args += ["--device", config.transcriber_device]
         args += ["--compute-type", config.transcriber_compute_type]
@@ -380,24 +375,7 @@ class TranscriptionService:
             args += ["--workers", str(config.transcriber_processes)]
         for address in config.sfu_settings().listen_addresses:
             args += ["--rtc-address", address]
-        config.data_path.mkdir(parents=True, exist_ok=True)
-        log_file = await asyncio.to_thread(open, config.data_path / "transcriber.log", "ab")
-        with log_file:
-            try:
-                self._process = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "transcribe",
-                    *args,
-                    env=env,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=log_file,
-                )
-            except OSError as exc:
-                log.error("the transcriber process did not start: %s", exc)
-                return
-        log.info("transcriber process started (pid %d)", self._process.pid)
+        await self._local.ensure(args)
 
     async def close(self) -> None:
         """Shutdown: stop every job (the action items are made), then the local process."""
@@ -411,13 +389,4 @@ class TranscriptionService:
         if self._finishing:
             grace = self._config.transcriber_stop_timeout_s
             await asyncio.wait(list(self._finishing), timeout=grace)
-        process = self._process
-        if process is not None and process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), timeout=KILL_AFTER_S)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+        await self._local.stop()

@@ -101,6 +101,7 @@ async def server_factory(tmp_path: Path) -> AsyncIterator[ServerFactory]:
         # listens.
         app[ROOMS].recordings.worker_url = base
         app[ROOMS].transcription.worker_url = base
+        app[ROOMS].framing.worker_url = base
         return RunningServer(config=config, app=app, base_url=base)
 
     yield start

@@ -33,6 +33,7 @@ from signaling.commands import (
     RaiseHand,
     RecordingControl,
     RemoveParticipant,
+    SetFraming,
     SetHost,
     SetPermission,
     StopShare,
@@ -102,6 +103,8 @@ def check_message(message: ClientMessage) -> None:
         for track in message.tracks:
             assert isinstance(track.mid, str) and 0 < len(track.mid) <= MAX_MID_LENGTH
             assert track.source in SOURCES
+            frames = track.frames
+            assert frames is None or (track.source == "camera" and 0 < len(frames) <= 64)
     elif isinstance(message, IceCandidate):
         assert isinstance(message.candidate, str)
         assert len(message.candidate) <= MAX_CANDIDATE_LENGTH
@@ -142,6 +145,10 @@ def check_message(message: ClientMessage) -> None:
         assert 0 <= message.start <= message.end <= message.start + MAX_CAPTION_SPAN_S
     elif isinstance(message, RaiseHand):
         assert type(message.raised) is bool
+    elif isinstance(message, SetFraming):
+        assert type(message.enabled) is bool
+        sid = message.participant_sid
+        assert sid is None or len(sid) <= MAX_SID_LENGTH
     elif isinstance(message, Chat):
         assert isinstance(message.text, str)
         assert message.text.strip() or message.file_id is not None

@@ -13,6 +13,7 @@ arrived in between. Every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -152,10 +153,12 @@ class WsClient:
             if remaining <= 0:
                 raise TimeoutError(f"no {what} within {within} s; unread: {self._unread}")
             self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                continue
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation
+            # that arrives as the inner wait completes (cpython gh-86296), which left a
+            # cancelled reader waiting out its hour-long timeout at a test's teardown.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
 
     def unread(self, type_: str | None = None) -> list[dict[str, Any]]:
         return [m for m in self._unread if type_ is None or m.get("type") == type_]
@@ -190,13 +193,19 @@ class WsClient:
         await self.send(type_, id=request_id, **fields)
         return await self._take(lambda m: m.get("id") == request_id, f"reply to {type_}", within)
 
-    def offer_exchange(self, within: float = 10.0) -> Exchange:
+    def offer_exchange(self, within: float = 10.0, frames: str | None = None) -> Exchange:
         """An ``exchange(sdp, sources) -> (answer_sdp, mids)`` over this socket, the shape
         ``tests.support.aiortc_client.MediaClient.connect`` takes. An error reply raises
-        ``OfferRefused``."""
+        ``OfferRefused``. ``frames``: every track sent is declared a stand-in for that
+        camera track sid (what a framing worker does, issue 6)."""
 
         async def exchange(sdp: str, sources: dict[str, str]) -> tuple[str, dict[str, str]]:
-            tracks = [{"mid": mid, "source": source} for mid, source in sources.items()]
+            tracks: list[dict[str, str]] = [
+                {"mid": mid, "source": source} for mid, source in sources.items()
+            ]
+            if frames is not None:
+                for track in tracks:
+                    track["frames"] = frames
             reply = await self.request("offer", within=within, sdp=sdp, tracks=tracks)
             if reply["type"] != "answer":
                 raise OfferRefused(reply)

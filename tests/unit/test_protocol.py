@@ -10,6 +10,7 @@ import pytest
 from sfu.events import PublishedTrack
 from sfu.settings import IceServer
 from signaling import messages, protocol
+from signaling.commands import SetFraming
 from signaling.errors import ErrorCode
 from signaling.messages import ParticipantInfo
 from signaling.protocol import (
@@ -61,6 +62,27 @@ def test_offer_with_tracks() -> None:
     )
     assert isinstance(message, Offer)
     assert message.sources() == {"0": "camera", "1": "microphone"}
+
+
+def test_a_framing_workers_offer_declares_stand_ins() -> None:
+    message = parse(
+        {
+            "type": "offer",
+            "sdp": "v=0\r\n",
+            "tracks": [{"mid": "0", "source": "camera", "frames": "TR_cam"}],
+        }
+    )
+    assert isinstance(message, Offer)
+    assert message.tracks == (TrackSource("0", "camera", "TR_cam"),)
+    assert message.sources() == {}
+    assert message.stand_ins() == {"0": "TR_cam"}
+
+
+def test_set_framing_forms() -> None:
+    assert parse({"type": "set_framing", "enabled": True}) == SetFraming(None, True)
+    assert parse(
+        {"type": "set_framing", "enabled": False, "participant_sid": "PA_1", "id": "f"}
+    ) == SetFraming("PA_1", False, id="f")
 
 
 def test_offer_without_tracks_is_a_receive_only_offer() -> None:
@@ -155,6 +177,29 @@ def test_mute_ping_leave() -> None:
         (
             '{"type": "offer", "sdp": "x", "tracks": [{"mid": "0", "source": "camera", "k": 1}]}',
             "offer: tracks[0]: unknown field 'k'",
+        ),
+        (
+            '{"type": "offer", "sdp": "x", "tracks": [{"mid": "0", "source": "camera", '
+            '"frames": ""}]}',
+            "offer: tracks[0]: field 'frames' must not be empty",
+        ),
+        (
+            '{"type": "offer", "sdp": "x", "tracks": [{"mid": "0", "source": "camera", '
+            '"frames": 5}]}',
+            "offer: tracks[0]: field 'frames' must be a string, got a number",
+        ),
+        (
+            '{"type": "offer", "sdp": "x", "tracks": [{"mid": "0", "source": "screen_share", '
+            '"frames": "TR_1"}]}',
+            "offer: tracks[0]: only a 'camera' track can frame another",
+        ),
+        (
+            '{"type": "set_framing", "enabled": "yes"}',
+            "set_framing: field 'enabled' must be true or false, got a string",
+        ),
+        (
+            '{"type": "set_framing"}',
+            "set_framing: missing field 'enabled'",
         ),
         (
             '{"type": "offer", "sdp": "x", "tracks": [{"mid": 0, "source": "camera"}]}',
@@ -314,6 +359,7 @@ def test_joined_payload_shape() -> None:
         "camera_required": False,
         "recording": None,
         "transcription": None,
+        "framing": [],
         "id": "j",
     }
     json.dumps(payload)  # serialisable as is
