@@ -14,6 +14,11 @@ slot from its new transceiver (``_new_slot``, called before the description that
 is applied, so a receiver can still be taken over) and may look at the slots once an answer
 is applied (``_answered``). ``prepare_offer`` runs on the connection before each offer
 gathers (the workers bind ICE to their addresses there: recorder/aiortc_frames.py).
+
+A worker that also publishes (the framer's framed cameras, framing/video_peer.py) adds its
+``sendonly`` transceivers in ``_add_senders`` and declares them in ``_declared_tracks``
+(each offer's ``tracks``, read once the offer has its mids), and asks for a new offer with
+``offer_again`` when they change; a receive-only worker leaves all three alone.
 """
 
 from __future__ import annotations
@@ -81,6 +86,14 @@ class ReceiveSlots(Generic[SlotT]):
     def _answered(self) -> None:
         """Called once each answer is applied."""
 
+    def _add_senders(self, pc: RTCPeerConnection) -> None:
+        """Add any ``sendonly`` transceiver the next offer needs (none for a receiver)."""
+
+    def _declared_tracks(self) -> list[dict[str, Any]]:
+        """The offer's ``tracks``: one entry per sending m-section, e.g. ``{"mid", "source"}``
+        (called after the local description is set, so every transceiver has its mid)."""
+        return []
+
     # --- negotiation ----------------------------------------------------------------------
 
     def renegotiate(self, recv: Any) -> None:
@@ -92,6 +105,10 @@ class ReceiveSlots(Generic[SlotT]):
             count = recv.get(kind)
             if type(count) is int and 0 <= count <= MAX_SLOTS_PER_KIND:
                 self._wanted[kind] = max(have, count)
+        self.offer_again()
+
+    def offer_again(self) -> None:
+        """Offer again (e.g. a sender was added or its declaration changed)."""
         self.spawn(self._negotiate())
 
     async def negotiated(self) -> None:
@@ -119,11 +136,13 @@ class ReceiveSlots(Generic[SlotT]):
             have = sum(1 for slot in self.slots if slot.transceiver.kind == kind)
             for _ in range(wanted - have):
                 self.slots.append(self._new_slot(pc.addTransceiver(kind, direction="recvonly")))
-        if not self.slots:
+        self._add_senders(pc)
+        if not pc.getTransceivers():
             return  # nothing to receive yet: the server asks (renegotiate) when there is
         self._prepare_offer(pc)
         await pc.setLocalDescription(await pc.createOffer())
-        reply = await self._request("offer", sdp=pc.localDescription.sdp, tracks=[])
+        tracks = self._declared_tracks()
+        reply = await self._request("offer", sdp=pc.localDescription.sdp, tracks=tracks)
         if reply.get("type") != "answer":
             raise RuntimeError(f"offer refused: {reply.get('code')}: {reply.get('message')}")
         mids = reply.get("mids")
