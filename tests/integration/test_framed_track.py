@@ -24,10 +24,9 @@ import cv2
 import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import VIDEO_TIME_BASE, MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import VideoFrame
 
-from benchmarks import framing_scene
 from framing.camera_framing import CameraFraming
 from framing.face_detector import DetectorUnavailable, FaceDetector
 from framing.framed_track import FramedOutput, Framing, Yuv
@@ -36,61 +35,12 @@ from framing.framing_settings import FramingSettings
 from framing.geometry import Box
 from framing.video_peer import VideoPeer, VideoSlot
 from recorder.aiortc_frames import bind_ice
+from tests.support.room_camera import SceneCamera
 
 LOOPBACK = ("127.0.0.1",)
 CAMERA_SID = "TR_camera"
 SOURCE = (640, 360)
 OUTPUT = (320, 180)
-
-
-class SceneCamera(MediaStreamTrack):
-    """A meeting-room camera: framing_scene's still group, downscaled, in real time."""
-
-    kind = "video"
-
-    def __init__(self, fps: float = 15.0, frames: int = 12) -> None:
-        super().__init__()
-        scene = framing_scene.scene("still_group")
-        self._pictures = [
-            np.asarray(
-                cv2.resize(
-                    framing_scene.render(scene, i / scene.fps), SOURCE, None, 0, 0, cv2.INTER_AREA
-                ),
-                np.uint8,
-            )
-            for i in range(frames)
-        ]
-        self._interval = 1 / fps
-        self._index = 0
-        self._started: float | None = None
-        self.running = asyncio.Event()
-        self.running.set()
-
-    async def recv(self) -> VideoFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        await self.running.wait()
-        now = time.monotonic()
-        if self._started is None:
-            self._started = now
-        due = self._started + self._index * self._interval
-        await asyncio.sleep(max(0.0, due - now))
-        frame = VideoFrame.from_ndarray(
-            self._pictures[self._index % len(self._pictures)], format="bgr24"
-        )
-        frame.pts = round(self._index * self._interval * 90_000)
-        frame.time_base = VIDEO_TIME_BASE
-        self._index += 1
-        return frame
-
-    def pause(self) -> None:
-        self.running.clear()
-
-    def resume(self) -> None:
-        # Carry on in real time from now, as a camera that stalled would.
-        assert self._started is not None
-        self._started = time.monotonic() - self._index * self._interval
-        self.running.set()
 
 
 @dataclass

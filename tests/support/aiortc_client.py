@@ -93,6 +93,7 @@ class Received:
     last_frame_at: float | None = None
     wire: list[WirePacket] = field(default_factory=list)  # every RTP packet, in arrival order
     reports: list[SenderReport] = field(default_factory=list)  # RTCP SRs received
+    last_frame: av.VideoFrame | None = None  # the newest decoded video frame
 
 
 class MediaClient:
@@ -269,6 +270,7 @@ class MediaClient:
                 if received.first_frame_at is None:
                     received.first_frame_at = now
                 if isinstance(frame, av.VideoFrame):
+                    received.last_frame = frame
                     received.colors.append(mean_color(frame))
                     del received.colors[:-5]
                 self._frame_event.set()
