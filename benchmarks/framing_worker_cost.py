@@ -44,13 +44,13 @@ CAMERA_BITRATE = 1_500_000
 BEGIN, END = "<!-- framing-cost:begin -->", "<!-- framing-cost:end -->"
 
 
-def camera_stream() -> list[bytes]:
+def camera_stream(seconds: float = SECONDS) -> list[bytes]:
     """The synthetic camera as VP8 frames (one bytes object per frame)."""
     scene = framing_scene.scene("still_group")
     encoder = Vp8Encoder()
     encoder.target_bitrate = CAMERA_BITRATE
     frames: list[bytes] = []
-    for i in range(round(SECONDS * FPS)):
+    for i in range(round(seconds * FPS)):
         picture = framing_scene.render(scene, i / FPS)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="bgr24")
         frame.pts = i * (90_000 // FPS)
@@ -109,18 +109,19 @@ def report(rows: list[tuple[tuple[int, int], dict[str, float]]], seconds: float)
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, help="write the section into this markdown file")
+    parser.add_argument("--seconds", type=float, default=SECONDS, help="video length")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     started = datetime.datetime.now(datetime.UTC)
-    stream = camera_stream()
+    stream = camera_stream(args.seconds)
     rows = [(out, run(stream, out)) for out in OUTPUTS]
-    table = report(rows, SECONDS)
+    table = report(rows, args.seconds)
     header = (
         f"Run {started:%Y-%m-%d %H:%M} UTC: `taskset -c 0 .venv/bin/python -m "
         f"benchmarks.framing_worker_cost --out docs/benchmarks.md`\n\n"
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
         f"PyAV {av.__version__}, OpenCV {cv2.__version__}. One 1280x720 {FPS} fps camera "
-        f"(VP8 at {CAMERA_BITRATE // 1000} kbit/s), {SECONDS:.0f} s; % of one core per "
+        f"(VP8 at {CAMERA_BITRATE // 1000} kbit/s), {args.seconds:g} s; % of one core per "
         "second of video."
     )
     print(header)

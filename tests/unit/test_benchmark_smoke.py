@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from benchmarks import profile, recorder_bench
 from benchmarks.loopback import loopback_ice
 from benchmarks.scenarios import CpuRow
@@ -105,3 +107,22 @@ async def test_quick_recorder_benchmark_measures_both_recorders(tmp_path: Path) 
     written = out.read_text()
     assert written.count(recorder_bench.BEGIN) == 1 and written.count("## Recorder") == 1
     assert f"{BEGIN}\nsfu\n{END}" in written
+
+
+def test_framing_benchmarks_run_and_report_against_the_targets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The auto-framing evaluation and the worker-cost benchmark (issue 6) still run: one
+    scene, and one second of video, instead of the full runs docs/benchmarks.md quotes."""
+    from benchmarks import framing_eval, framing_worker_cost
+
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n")
+    framing_eval.main(["--scenes", "still_group", "--out", str(doc)])
+    framing_worker_cost.main(["--seconds", "1", "--out", str(doc)])
+    printed = capsys.readouterr().out
+    assert "every face inside the output" in printed
+    assert "| 1280x720 |" in printed and "worker total" in printed
+    text = doc.read_text()
+    assert "<!-- framing-eval:begin -->" in text and "<!-- framing-cost:begin -->" in text
+    assert "still_group" in text
