@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from signaling.openapi_chat import file_paths
+from signaling.openapi_jobs import job_paths
 from signaling.openapi_parts import json_content
 from signaling.openapi_recordings import recorder_paths, recording_paths
 from signaling.openapi_rooms import meeting_paths, room_paths
@@ -65,6 +66,7 @@ def _base_paths() -> dict[str, Any]:
         **recorder_paths(),
         **meeting_paths(),
         **transcript_paths(),
+        **job_paths(),
     }
 
 

@@ -1,5 +1,5 @@
 """OpenAPI paths of issue 5: meetings, transcripts, action items, search
-(signaling/meetings_api.py) and the transcriber's jobs (signaling/worker_jobs_api.py)."""
+(signaling/meetings_api.py). The transcriber's jobs are in signaling/openapi_jobs.py."""
 
 from __future__ import annotations
 
@@ -218,68 +218,5 @@ def transcript_paths() -> dict[str, Any]:
                     "403": error("A room token searching for another identity (`forbidden`)."),
                 },
             }
-        },
-        **transcriber_paths(),
-    }
-
-
-def transcriber_paths() -> dict[str, Any]:
-    key: list[dict[str, list[str]]] = [{"apiKey": []}]
-    return {
-        "/api/v1/transcriber/jobs/claim": {
-            "post": {
-                "summary": "A transcriber claims a room waiting for one (long polling)",
-                "security": key,
-                "parameters": [
-                    {
-                        "name": "wait",
-                        "in": "query",
-                        "schema": {"type": "number", "minimum": 0, "maximum": 30, "default": 0},
-                    }
-                ],
-                "responses": {
-                    "200": json_content(
-                        {
-                            "type": "object",
-                            "required": ["job_id", "room", "meeting_id", "token"],
-                            "properties": {
-                                "job_id": {"type": "string"},
-                                "room": {"type": "string"},
-                                "meeting_id": {"type": "string"},
-                                "token": {"type": "string"},
-                            },
-                        },
-                        "The job; the token (transcriber grant) is for the worker's join",
-                    ),
-                    "204": {"description": "Nothing to transcribe"},
-                    **bad_message(),
-                    **unauthorized(),
-                },
-            }
-        },
-        "/api/v1/transcriber/jobs/{id}/done": {
-            "parameters": [_ID],
-            "post": {
-                "summary": "The transcriber left the room",
-                "security": key,
-                "requestBody": body(
-                    {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["exit_code"],
-                        "properties": {
-                            "exit_code": {"type": "integer", "minimum": 0, "maximum": 255},
-                            "error": {"type": "string", "maxLength": 500},
-                        },
-                    },
-                    required=True,
-                ),
-                "responses": {
-                    "204": {"description": "Noted"},
-                    **bad_message(),
-                    **unauthorized(),
-                    "404": error("No such job (`not_found`)."),
-                },
-            },
         },
     }
