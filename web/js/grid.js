@@ -1,5 +1,6 @@
 // The video grid: one tile per participant (ourselves first), names on every tile, the
-// active speaker outlined, muted microphones and cameras shown. Remote audio plays through
+// active speaker outlined, muted microphones and cameras shown, an "Auto-framed" badge on a
+// camera the others see framed (framing.js). Remote audio plays through
 // hidden <audio> elements so the video elements can stay muted (autoplay policies allow
 // muted video without a gesture).
 import { initials } from './names.js';
@@ -41,7 +42,12 @@ class Tile {
     hand.setAttribute('role', 'img');
     hand.setAttribute('aria-label', 'hand raised');
     caption.append(hand, this.nameEl, micOff);
-    this.el.append(this.video, this.avatar, caption);
+    // Shown by CSS while the tile's `data-framing` is "on" (or, dimmed, "starting").
+    this.framingBadge = document.createElement('span');
+    this.framingBadge.className = 'framing-badge';
+    this.framingBadge.textContent = 'Auto-framed';
+    this.framingBadge.setAttribute('aria-hidden', 'true');
+    this.el.append(this.video, this.avatar, this.framingBadge, caption);
     this.#watchFrames();
   }
 
@@ -71,7 +77,9 @@ class Tile {
     if (track) this.video.play().catch(() => {});
   }
 
-  update({ name, caption, cameraOff, micMuted, speaking, label, hand = false, screen = false }) {
+  update({ name, caption, cameraOff, micMuted, speaking, label, hand = false, screen = false, framing = 'off' }) {
+    this.el.dataset.framing = framing;
+    this.framingBadge.textContent = framing === 'starting' ? 'Auto-framing…' : 'Auto-framed';
     this.el.classList.toggle('hand-raised', hand);
     this.el.classList.toggle('screen', screen);
     this.name = name;
@@ -108,14 +116,17 @@ export class Grid extends EventTarget {
     const media = meeting.media;
     const selfSid = meeting.self ? meeting.self.sid : null;
     self.setTrack(media.cameraEnabled ? media.camera : null);
+    // Our own preview stays the local camera; the badge says the others see it framed.
+    const selfFraming = meeting.framingOf(selfSid);
     self.update({
       name: meeting.name,
       caption: `${meeting.name} (you)`,
-      label: `${meeting.name} (you)`,
+      label: selfFraming === 'on' ? `${meeting.name} (you), auto-framed` : `${meeting.name} (you)`,
       cameraOff: !media.cameraEnabled || !media.camera,
       micMuted: !media.micEnabled,
       speaking: selfSid !== null && meeting.activeSpeaker === selfSid,
       hand: meeting.hand() !== null,
+      framing: selfFraming,
     });
 
     const audioWanted = new Set();
@@ -123,10 +134,12 @@ export class Grid extends EventTarget {
       wanted.add(p.sid);
       const tile = this.#tile(p.sid, false);
       tile.setTrack(p.videoTrack);
+      const framing = meeting.framingOf(p.sid);
       const states = [
         p.hand !== null ? 'hand raised' : null,
         p.microphoneMuted ? 'microphone muted' : null,
         p.cameraMuted ? 'camera off' : null,
+        framing === 'on' ? 'auto-framed' : null,
       ].filter(Boolean);
       tile.update({
         name: p.name,
@@ -136,6 +149,7 @@ export class Grid extends EventTarget {
         micMuted: p.microphoneMuted,
         speaking: p.speaking,
         hand: p.hand !== null,
+        framing,
       });
       if (p.screenTrack) {
         // A shared screen gets a tile of its own, next to its sharer's camera.
@@ -226,6 +240,7 @@ export class Grid extends EventTarget {
         microphoneMuted: tile.el.classList.contains('mic-muted'),
         speaking: tile.el.classList.contains('speaking'),
         handRaised: tile.el.classList.contains('hand-raised'),
+        framing: tile.el.dataset.framing || 'off',
       });
     }
     return out;

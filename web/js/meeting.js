@@ -9,7 +9,8 @@
 // {previous, current, wire}: the room's recording changed, recording.js), 'transcription'
 // (detail: {previous, current, wire}, transcription.js), 'caption' (detail: the server's
 // `caption` message), 'summary' (detail: {meeting_id}: the meeting's summary is ready) and
-// 'ended' (detail: {reason, message}) once the participation is over.
+// 'ended' (detail: {reason, message}) once the participation is over. Auto-framing
+// (framing.js) tells its news through 'alert'.
 import { HostCommands } from './host-commands.js';
 import { Lobby } from './lobby.js';
 import { MeetingError, closeMessage } from './meeting-error.js';
@@ -17,6 +18,7 @@ import { PeerSession } from './peer.js';
 import { RecordingStatus } from './recording.js';
 import { handOf, mergeRoom, permissionsOf } from './room-policy.js';
 import { Roster } from './roster.js';
+import { FramingStatus, framingRefusalText } from './framing.js';
 import { ScreenShare } from './screen-share.js';
 import { SignalClient } from './signal.js';
 import { TranscriptionStatus, refusalText } from './transcription.js';
@@ -59,6 +61,13 @@ export class Meeting extends EventTarget {
       this.dispatchEvent(new CustomEvent('transcription', { detail: { previous, current, wire } }));
     },
     summary: (meetingId) => this.dispatchEvent(new CustomEvent('summary', { detail: { meeting_id: meetingId } })),
+    settled: () => this.#changed(),
+  });
+
+  #framing = new FramingStatus({
+    selfSid: () => (this.self ? this.self.sid : null),
+    nameOf: (sid) => this.participants.get(sid)?.name ?? null,
+    alert: (code, message) => this.#alert(code, message),
     settled: () => this.#changed(),
   });
 
@@ -175,6 +184,7 @@ export class Meeting extends EventTarget {
     this.roster.reset(message);
     this.#recording.reset(message.recording);
     this.#transcription.reset(message.transcription);
+    this.#framing.reset(message.framing);
     this.#adoptTimeZone();
     // Joining muted (mute_on_entry, or no right to speak): the microphone starts switched off,
     // and #onMapping tells the others once the track exists.
@@ -259,6 +269,11 @@ export class Meeting extends EventTarget {
       case 'camera_accepted':
         this.held = false;
         this.roster.reset(m);
+        if (Array.isArray(m.framing)) this.#framing.reset(m.framing);
+        break;
+      case 'participant_left':
+        this.#framing.forget(m.participant_sid);
+        this.roster.apply(m);
         break;
       case 'chat':
         if (!m.message || typeof m.message !== 'object') return;
@@ -279,7 +294,7 @@ export class Meeting extends EventTarget {
         // pong and anything newer than this client are ignored
         if (
           !this.roster.apply(m) && !this.lobby.apply(m) && !this.#hostCommands.handle(m) &&
-          !this.#recording.apply(m) && !this.#transcription.apply(m)
+          !this.#recording.apply(m) && !this.#transcription.apply(m) && !this.#framing.apply(m)
         ) return;
     }
     this.#changed();
@@ -304,6 +319,11 @@ export class Meeting extends EventTarget {
     if (this.#transcription.refused(m.id)) {
       this.#changed();
       this.#alert(m.code, refusalText(m.code, m.message));
+      return;
+    }
+    if (this.#framing.refused(m.id)) {
+      this.#changed();
+      this.#alert('framing_refused', framingRefusalText(m.code, m.message));
       return;
     }
     if (this.peer && m.id !== undefined) await this.peer.handleOfferError(m.id);
@@ -433,6 +453,43 @@ export class Meeting extends EventTarget {
   transcriptionCommand(on) {
     const id = this.command(on ? 'start_transcription' : 'stop_transcription');
     this.#transcription.sent(id);
+    this.#changed();
+    return id;
+  }
+
+  // ---- auto-framing (framing.js) --------------------------------------------------------
+
+  /** 'off' | 'starting' | 'on': a participant's auto-framing (ours with our own sid). */
+  framingOf(sid) {
+    return this.#framing.stateOf(sid);
+  }
+
+  /** True while a set_framing of ours about `sid` awaits the server's answer. */
+  framingPending(sid) {
+    return this.#framing.pending(sid);
+  }
+
+  /** Whether `sid`'s framing is (or, our command pending, is about to be) on. */
+  framingWanted(sid) {
+    return this.#framing.wanted(sid);
+  }
+
+  /** True when we publish a camera (auto-framing has something to frame). */
+  hasCamera() {
+    return Boolean(this.media.cameraAvailable && this.peer && this.peer.hasSource('camera'));
+  }
+
+  /** Turns auto-framing on or off for our own camera (`sid` null) or, hosts, for anyone's. */
+  setFraming(enabled, sid = null) {
+    const fields = { enabled: Boolean(enabled) };
+    const self = this.self ? this.self.sid : null;
+    if (sid && sid !== self) fields.participant_sid = sid;
+    const id = this.command('set_framing', fields);
+    if (id === null) {
+      this.#alert('framing_refused', 'Not connected to the meeting.');
+      return null;
+    }
+    this.#framing.sent(id, sid || self, Boolean(enabled));
     this.#changed();
     return id;
   }

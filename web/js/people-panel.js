@@ -1,7 +1,7 @@
 // The "People" side panel: who is here and whose hand is up, for everyone; and for hosts the
 // controls of docs/protocol.md ("Hosts"): the waiting room (admit / deny), per
-// person mute, stop camera, ask to unmute, screen-share and file permissions, host role,
-// remove (and ban), mute everyone, and the room settings.
+// person mute, stop camera, ask to unmute, auto-framing (framing.js), screen-share and file
+// permissions, host role, remove (and ban), mute everyone, and the room settings.
 //
 // It is redrawn on every meeting change, so rows are kept per participant and only updated
 // in place: a button the user is about to press (or has focused with the keyboard) stays.
@@ -215,6 +215,7 @@ export class PeoplePanel {
       askUnmute: button('Ask to unmute', 'ask-unmute'),
       lower: button('Lower hand', 'lower-hand'),
       stopShare: button('Stop share', 'stop-share'),
+      framing: button('Auto-frame camera', 'framing'),
       screen: button('Allow screen share', 'screen-share'),
       files: button('Allow files', 'file-share'),
       speak: button('Allow to speak', 'speak'),
@@ -227,6 +228,10 @@ export class PeoplePanel {
     b.askUnmute.addEventListener('click', cmd('ask_unmute'));
     b.lower.addEventListener('click', cmd('lower_hand'));
     b.stopShare.addEventListener('click', cmd('stop_share'));
+    b.framing.addEventListener('click', () => {
+      const m = this.#meeting;
+      if (m) m.setFraming(b.framing.dataset.enable === 'true', sid);
+    });
     const toggle = (key, permission) => b[key].addEventListener('click', () => {
       this.#command('set_permission', { participant_sid: sid, permission, allowed: b[key].dataset.allow === 'true' });
     });
@@ -240,7 +245,7 @@ export class PeoplePanel {
     armed(b.ban, 'Press again to remove and ban', cmd('remove_participant', { ban: true }));
     const main = document.createElement('div');
     main.className = 'row-actions';
-    main.append(b.mute, b.camera, b.askUnmute, b.lower, b.stopShare);
+    main.append(b.mute, b.camera, b.framing, b.askUnmute, b.lower, b.stopShare);
     const more = document.createElement('details');
     const summary = document.createElement('summary');
     summary.textContent = 'More';
@@ -260,6 +265,8 @@ export class PeoplePanel {
     const perms = permissionsOf(p, room);
     const tracks = [...meeting.tracks.values()].filter((t) => t.participant_sid === p.sid);
     const sharing = tracks.some((t) => t.source === 'screen_share');
+    const hasCamera = tracks.some((t) => t.source === 'camera');
+    const framing = meeting.framingOf(p.sid);
     const micMuted = p.isSelf ? !meeting.media.micEnabled : !view || view.microphoneMuted;
     const cameraOff = p.isSelf ? !meeting.media.cameraEnabled : !view || view.cameraMuted;
     const raised = Number.isFinite(p.hand);
@@ -270,6 +277,8 @@ export class PeoplePanel {
       micMuted ? 'muted' : null,
       cameraOff ? 'camera off' : null,
       sharing ? 'sharing the screen' : null,
+      framing === 'on' ? 'auto-framed' : null,
+      framing === 'starting' ? 'auto-framing starting' : null,
       !p.host && !perms.speak ? 'may not speak' : null,
     ].filter(Boolean);
     row.status.textContent = states.join(' · ');
@@ -286,6 +295,13 @@ export class PeoplePanel {
     label(b.lower, 'Lower hand');
     b.stopShare.hidden = !sharing;
     label(b.stopShare, 'Stop screen share');
+    // Framing a camera that is not published has nothing to frame; stopping is always possible.
+    const framed = meeting.framingWanted(p.sid);
+    b.framing.hidden = !framed && !hasCamera;
+    b.framing.dataset.enable = String(!framed);
+    b.framing.textContent = framed ? 'Stop auto-framing' : 'Auto-frame camera';
+    b.framing.setAttribute('aria-busy', String(meeting.framingPending(p.sid) || framing === 'starting'));
+    label(b.framing, b.framing.textContent);
     const flip = (el, allowed, allowText, denyText, hidden = false) => {
       el.hidden = hidden;
       el.dataset.allow = String(!allowed);

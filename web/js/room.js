@@ -4,6 +4,7 @@ import { Captions } from './captions.js';
 import { ChatPanel } from './chat.js';
 import { Chime } from './chime.js';
 import { installDebug } from './debug.js';
+import { FramingButton } from './framing.js';
 import { Grid } from './grid.js';
 import { guestLink, roomFromPath, takeFragment } from './links.js';
 import { rememberedName } from './names.js';
@@ -32,6 +33,7 @@ const page = {
   recordings: null,
   captions: new Captions($('captions'), $('captions-button')),
   transcription: null,
+  framing: new FramingButton($('framing-button')),
   bannerTimer: 0,
 };
 page.people = new PeoplePanel($, (text) => page.toasts.show(text));
@@ -183,6 +185,7 @@ function renderMeeting() {
   const media = meeting.media;
   setToggle($('mic-button'), media.micEnabled, 'Mute', 'Unmute', media.micAvailable);
   setToggle($('camera-button'), media.cameraEnabled, 'Stop video', 'Start video', media.cameraAvailable);
+  page.framing.render(meeting);
   const mayUnmute = meeting.permissions().speak;
   $('mic-button').classList.toggle('locked', !media.micEnabled && !mayUnmute);
   $('mic-hint').textContent = !media.micEnabled && !mayUnmute
