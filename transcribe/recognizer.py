@@ -77,6 +77,9 @@ from .model_settings import ModelSettings, ModelUnavailable, model_directory
 
 RATE = 16_000
 COMPRESSION_RATIO_LIMIT = 2.4  # faster-whisper's default compression_ratio_threshold
+# Bare punctuation tokens (". . .") in a segment that mark it as a decoding loop, when
+# they are also at least twice as many as its words.
+MIN_BARE_PUNCTUATION = 4
 SILENCE_PHRASE_MAX_NO_SPEECH = 0.3
 # What Whisper writes on silence or noise: YouTube subtitle endings in its training data.
 SILENCE_PHRASES = frozenset(
@@ -362,6 +365,13 @@ def kept_text(segment: Any, prompt: str | None) -> str:
     words = normalized(text)
     if not words:
         return ""  # ". . . .": a loop on noise that the token cap cut short, no word in it
+    tokens = text.split()
+    bare = sum(1 for token in tokens if not re.search(r"[A-Za-z0-9]", token))
+    if bare >= MIN_BARE_PUNCTUATION and bare >= 2 * (len(tokens) - bare):
+        # "well. . . . . . .": the same loop after one word (seen on white noise in a full
+        # test run, tests/unit/test_recognizer.py). Speech never has more bare punctuation
+        # marks than words.
+        return ""
     if prompt and words == normalized(prompt):
         return ""
     if words in SILENCE_PHRASES and float(segment.no_speech_prob) >= SILENCE_PHRASE_MAX_NO_SPEECH:

@@ -41,9 +41,10 @@ async def test_join_returns_the_documented_joined_message(server: RunningServer)
     assert joined["limits"] == {"max_message_bytes": 65536, "messages_per_second": 20.0}
     assert set(joined) == {
         "type", "v", "id", "room", "participant", "participants", "tracks", "ice_servers",
-        "limits", "camera_required", "recording", "transcription",
+        "limits", "camera_required", "recording", "transcription", "framing",
     }  # fmt: skip
     assert joined["camera_required"] is False
+    assert joined["framing"] == []
     assert joined["transcription"] is None  # nothing transcribes this meeting
     # The room's host settings come with it (docs/protocol.md, "Room settings").
     assert joined["room"]["lobby"] is False and joined["room"]["locked"] is False

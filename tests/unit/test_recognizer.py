@@ -60,6 +60,9 @@ def test_known_hallucinations_are_dropped() -> None:
     assert kept_text(segment(" Thank you.", no_speech=0.5), None) == ""
     assert kept_text(segment(" Thank you.", no_speech=0.05), None) == "Thank you."
     assert kept_text(segment(" so so so so so", ratio=3.1), None) == ""
+    # A loop of bare full stops after one word (white noise, seen once in a full run).
+    assert kept_text(segment(" well. . . . . . . . . . . . . . . ."), None) == ""
+    assert kept_text(segment(" Wait... what? OK."), None) == "Wait... what? OK."
     assert kept_text(segment(" Ship it."), "Alice.") == "Ship it."
     assert kept_text(segment(" . . . . . ."), None) == ""
     assert names_prompt([" ", ""]) is None
