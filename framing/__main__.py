@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,15 +31,15 @@ import cv2
 
 from roomclient import worker_arguments as flags
 from roomclient.job_client import KEY_ENV, SECRET_ENV
+from roomclient.stop_signals import stop_on_signals
 
 from .camera_framing import CameraFraming
 from .face_detector import DetectorUnavailable, FaceDetector
 from .framed_track import Framing
 from .framing_settings import FramingSettings
-from .pool import MAX_CLAIM_WAIT_S, PoolOptions, run_pool
+from .pool import PoolOptions, run_pool
 
 DETECTOR_UNAVAILABLE = 5
-MAX_ROOMS = 1000
 MAX_DETECTOR_THREADS = 16
 
 __all__ = ["DETECTOR_UNAVAILABLE", "KEY_ENV", "SECRET_ENV", "WorkerOptions", "main", "parse_args"]
@@ -61,8 +59,7 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> WorkerOpt
         description=f"Frame the cameras of the rooms a Sparkle server hands out framing jobs "
         f"for. The API key pair is read from ${KEY_ENV} and ${SECRET_ENV}.",
     )
-    parser.add_argument("--server", required=True, help="the server, e.g. http://127.0.0.1:8080")
-    parser.add_argument("--max-rooms", type=int, default=4, help="rooms framed at once (default 4)")
+    flags.add_room_pool_flags(parser, max_rooms=4, rooms="rooms framed at once")
     parser.add_argument(
         "--model",
         type=Path,
@@ -77,41 +74,13 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> WorkerOpt
         default=1,
         help="threads running face detection for every camera (default 1)",
     )
-    flags.add_rtc_address(parser)
-    flags.add_poll_interval(parser)
-    parser.add_argument(
-        "--claim-wait",
-        type=float,
-        default=25.0,
-        metavar="SECONDS",
-        help="how long the server may hold a claim when it has no job (long polling, <= 30)",
-    )
-    flags.add_join_timeout(parser)
-    parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    flags.check_url(parser, "--server", args.server)
-    if not 1 <= args.max_rooms <= MAX_ROOMS:
-        parser.error(f"--max-rooms must be within 1..{MAX_ROOMS}, got {args.max_rooms}")
     if not 1 <= args.detector_threads <= MAX_DETECTOR_THREADS:
         parser.error(
             f"--detector-threads must be within 1..{MAX_DETECTOR_THREADS}, "
             f"got {args.detector_threads}"
         )
-    if not 0 <= args.claim_wait <= MAX_CLAIM_WAIT_S:
-        parser.error(f"--claim-wait must be within 0..{MAX_CLAIM_WAIT_S:.0f}")
-    flags.check_seconds(parser, args, ("poll_interval", "join_timeout"))
-    key, secret = flags.api_key_pair(parser, environ)
-    flags.apply_verbose(args)
-    pool = PoolOptions(
-        url=args.server,
-        api_key=key,
-        api_secret=secret,
-        max_rooms=args.max_rooms,
-        rtc_addresses=tuple(args.rtc_address),
-        poll_interval_s=args.poll_interval,
-        claim_wait_s=args.claim_wait,
-        join_timeout_s=args.join_timeout,
-    )
+    pool = flags.room_pool_options(parser, args, environ, PoolOptions)
     return WorkerOptions(pool=pool, detector_threads=args.detector_threads, model=args.model)
 
 
@@ -128,10 +97,12 @@ class CameraFramings:
 
 
 async def _main(options: WorkerOptions) -> int:
-    stop = asyncio.Event()
+    with stop_on_signals() as stop:
+        return await _serve(options, stop)
+
+
+async def _serve(options: WorkerOptions, stop: asyncio.Event) -> int:
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     # OpenCV's own thread pool would fight the decoder, encoder and event loop for the two
     # cores the contract measured on; parallelism comes from our executor instead.
     cv2.setNumThreads(1)
@@ -147,9 +118,6 @@ async def _main(options: WorkerOptions) -> int:
         return await run_pool(options.pool, framings, executor, stop)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

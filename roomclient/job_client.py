@@ -1,8 +1,9 @@
 """A worker pool's calls to the server's jobs API, and the API key pair they are made with.
 
-Both worker pools (recorder/pool.py, transcribe/pool.py) take jobs the same way, each under
-its own path (``/api/v1/recorder/jobs``, ``/api/v1/transcriber/jobs``), with HTTP Basic
-auth by the API key pair (RFC 7617):
+Every worker pool (recorder/pool.py, and through roomclient/job_pool.py transcribe/pool.py
+and framing/pool.py) takes jobs the same way, each under its own path
+(``/api/v1/recorder/jobs``, ``/api/v1/transcriber/jobs``, ``/api/v1/framer/jobs``), with
+HTTP Basic auth by the API key pair (RFC 7617):
 
 - ``POST {jobs}/claim``: 204 nothing to do, 200 a job (the worker parses it), 401 the key
   pair is refused (``Unauthorized``), anything else (or a malformed job) a failed claim,

@@ -26,7 +26,6 @@ import contextlib
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +33,7 @@ from typing import Any
 from signaling import messages
 from signaling.config import Config
 from signaling.errors import ErrorCode, SparkleError
+from signaling.job_queue import MAX_CLAIMS, WORKER_TOKEN_TTL_S, JobQueue, QueuedJobs
 from signaling.local_worker import LocalWorkerProcess
 from signaling.metrics import Metrics
 from signaling.participant import Participant
@@ -42,14 +42,8 @@ from signaling.tokens import Grants, TokenService
 
 log = logging.getLogger(__name__)
 
-# The worker's join token is used once, right after its claim.
-WORKER_TOKEN_TTL_S = 120
 # How often a job's watcher looks at the room (targets, the worker's presence, live video).
 WATCH_S = 0.25
-# A job whose worker vanished is offered again; after this many claims it fails.
-MAX_CLAIMS = 3
-# The longest a claim request waits for a job (long polling: no job, no traffic).
-MAX_CLAIM_WAIT_S = 30.0
 # How many ended jobs' ids are remembered for their workers' late reports.
 ENDED_KEPT = 256
 
@@ -74,7 +68,7 @@ class FramingJob:
         return {"job_id": self.id, "room": self.room}
 
 
-class FramingService:
+class FramingService(QueuedJobs[FramingJob]):
     def __init__(
         self,
         config: Config,
@@ -89,10 +83,16 @@ class FramingService:
         self._rooms = live_room
         self._metrics = metrics
         self._clock = clock
-        self._jobs: dict[str, FramingJob] = {}  # room name -> its job
-        # Jobs the server ended (idle, failed): their worker's late ``done`` is still welcome.
-        self._ended: deque[str] = deque(maxlen=ENDED_KEPT)
-        self._queued = asyncio.Event()
+        # One job per room. Jobs the server ended (idle, failed): their worker's late
+        # ``done`` is still welcome.
+        self._queue = JobQueue(
+            "framing job",
+            "the framing worker",
+            self._worker_token,
+            clock,
+            log,
+            ended_kept=ENDED_KEPT,
+        )
         host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
         self.worker_url = f"http://{host}:{config.port}"
         self._local = LocalWorkerProcess(
@@ -106,10 +106,6 @@ class FramingService:
     def local_pid(self) -> int | None:
         """The local framing process's pid while it runs (for operators and tests)."""
         return self._local.pid
-
-    def current(self, room: str) -> FramingJob | None:
-        job = self._jobs.get(room)
-        return job if job is not None and job.state != "ended" else None
 
     # --- control --------------------------------------------------------------------------
 
@@ -128,11 +124,10 @@ class FramingService:
             return
         by = None if actor is target else {"sid": actor.sid, "name": actor.name}
         self._announce(room, target.sid, "starting", by)
-        job = self._jobs.get(room.name)
-        if job is None or job.state == "ended":
+        job = self._queue.current(room.name)
+        if job is None:
             job = FramingJob("FJ_" + secrets.token_urlsafe(9), room.name)
-            self._jobs[room.name] = job
-            self._queued.set()
+            self._queue.add(job)
             job.watcher = asyncio.create_task(self._watch(job))
             log.info("room %s: framing job %s queued", room.name, job.id)
         job.idle_since = None
@@ -144,7 +139,7 @@ class FramingService:
     def participant_left(self, room: LiveRoom, participant: Participant) -> None:
         """Someone left: their framing ends with them (nobody needs telling)."""
         if room.framing.pop(participant.sid, None) is not None:
-            job = self._jobs.get(room.name)
+            job = self._queue.get(room.name)
             if job is not None:
                 job.changed.set()
             self._count()
@@ -163,7 +158,7 @@ class FramingService:
         if error is not None:
             off["error"] = error
         room.broadcast(messages.framing(off))
-        job = self._jobs.get(room.name)
+        job = self._queue.get(room.name)
         if job is not None:
             job.changed.set()
         self._count()
@@ -175,49 +170,18 @@ class FramingService:
 
     # --- the worker's side ----------------------------------------------------------------
 
-    def claim(self) -> tuple[FramingJob, str] | None:
-        """For a framing worker: the oldest waiting job and a fresh join token. Synchronous,
-        so two claims never get the same job."""
-        for job in self._jobs.values():
-            if job.state == "queued":
-                job.state, job.claims = "claimed", job.claims + 1
-                job.changed.set()
-                token = self._tokens.mint(
-                    job.room,
-                    job.worker_identity,
-                    "Auto-framing",
-                    Grants.framing_worker(),
-                    WORKER_TOKEN_TTL_S,
-                )
-                log.info("room %s: framing job %s claimed", job.room, job.id)
-                return job, token
-        self._queued.clear()
-        return None
-
-    async def claim_waiting(self, wait_s: float) -> tuple[FramingJob, str] | None:
-        """``claim``, waiting up to ``wait_s`` for a job to appear (long polling)."""
-        deadline = self._clock() + min(max(wait_s, 0.0), MAX_CLAIM_WAIT_S)
-        while True:
-            claimed = self.claim()
-            left = deadline - self._clock()
-            if claimed is not None or left <= 0:
-                return claimed
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._queued.wait(), timeout=left)
-
-    def job_done(self, job_id: str, exit_code: int, error: str | None) -> bool:
-        """A worker reports it left ``job_id``'s room; False for an unknown job."""
-        for job in self._jobs.values():
-            if job.id == job_id:
-                if exit_code != 0:
-                    log.warning("framing %s: worker exit %d: %s", job_id, exit_code, error)
-                    job.error = error or f"the framing worker exited with code {exit_code}"
-                job.changed.set()
-                return True
-        return job_id in self._ended
+    def _worker_token(self, job: FramingJob) -> str:
+        """A claimed job's worker's join token, used once, right after the claim."""
+        return self._tokens.mint(
+            job.room,
+            job.worker_identity,
+            "Auto-framing",
+            Grants.framing_worker(),
+            WORKER_TOKEN_TTL_S,
+        )
 
     def worker_joined(self, room: LiveRoom, participant: Participant) -> None:
-        job = self._jobs.get(room.name)
+        job = self._queue.get(room.name)
         if job is not None and participant.identity == job.worker_identity:
             if job.state == "claimed":
                 job.state = "running"
@@ -225,7 +189,7 @@ class FramingService:
             job.changed.set()
 
     def worker_left(self, room: str) -> None:
-        job = self._jobs.get(room)
+        job = self._queue.get(room)
         if job is not None:
             job.changed.set()
 
@@ -234,7 +198,7 @@ class FramingService:
     ) -> dict[str, str]:
         """The stand-ins of a framing worker's offer that frame a current target; the rest
         are dropped (the SFU then refuses those tracks as undeclared)."""
-        job = self._jobs.get(room.name)
+        job = self._queue.get(room.name)
         if job is None or worker.identity != job.worker_identity or not worker.framer:
             return {}
         targets = {track_sid for track_sid, _ in self._targets(room)}
@@ -275,9 +239,8 @@ class FramingService:
                         self._fail(job, room, job.error or "the framing worker left the room")
                         break
                     log.warning("room %s: framing worker gone; offering the job again", job.room)
-                    job.state = "queued"
                     job.targets_sent = None
-                    self._queued.set()
+                    self._queue.offer(job)
                     deadline = self._clock() + config.framing_join_timeout_s
                     self._back_to_starting(room)
                 elif job.state in ("queued", "claimed") and room.framing:
@@ -347,9 +310,7 @@ class FramingService:
     def _end(self, job: FramingJob) -> None:
         """The job is over (idle, failed, room closed): send its worker away."""
         job.state = "ended"
-        self._ended.append(job.id)
-        if self._jobs.get(job.room) is job:
-            del self._jobs[job.room]
+        self._queue.remove(job)
         room = self._rooms(job.room)
         if room is not None:
             worker = room.by_identity(job.worker_identity)
@@ -366,8 +327,8 @@ class FramingService:
 
     def _count(self) -> None:
         starting = on = 0
-        for name in self._jobs:
-            room = self._rooms(name)
+        for job in self._queue:
+            room = self._rooms(job.room)
             if room is None:
                 continue
             for wire in room.framing.values():
@@ -387,7 +348,7 @@ class FramingService:
 
     async def close(self) -> None:
         """Shutdown: end every job, then stop the local process."""
-        jobs = list(self._jobs.values())
+        jobs = list(self._queue)
         for job in jobs:
             job.state = "ended"
             job.changed.set()

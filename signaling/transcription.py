@@ -31,6 +31,7 @@ from signaling import messages
 from signaling.config import Config
 from signaling.errors import ErrorCode, SparkleError
 from signaling.fields import MessageError
+from signaling.job_queue import MAX_CLAIMS, WORKER_TOKEN_TTL_S, JobQueue, QueuedJobs
 from signaling.local_worker import LocalWorkerProcess
 from signaling.meetings import MeetingService
 from signaling.metrics import Metrics
@@ -41,14 +42,8 @@ from signaling.tokens import Grants, TokenService
 
 log = logging.getLogger(__name__)
 
-# The worker's join token is used once, right after its claim.
-WORKER_TOKEN_TTL_S = 120
 # How often a job's watcher looks at the room (the worker's presence, whose tracks are whose).
 WATCH_S = 0.25
-# A job whose worker vanished is offered again; after this many claims it fails.
-MAX_CLAIMS = 3
-# The longest a claim request waits for a job (long polling: no job, no traffic).
-MAX_CLAIM_WAIT_S = 30.0
 # A local transcriber process that keeps dying is restarted at most this often.
 RESPAWN_MIN_S = 10.0
 KILL_AFTER_S = 3.0
@@ -83,7 +78,7 @@ class TranscriptionJob:
         return wire
 
 
-class TranscriptionService:
+class TranscriptionService(QueuedJobs[TranscriptionJob]):
     def __init__(
         self,
         config: Config,
@@ -100,8 +95,8 @@ class TranscriptionService:
         self._rooms = live_room
         self._metrics = metrics
         self._clock = clock
-        self._jobs: dict[str, TranscriptionJob] = {}  # room name -> its job
-        self._queued = asyncio.Event()
+        # One job per room; a late report of an ended job is for an unknown job.
+        self._queue = JobQueue("transcription", "the transcriber", self._worker_token, clock, log)
         self._local = LocalWorkerProcess(
             "transcribe",
             log_path=config.data_path / "transcriber.log",
@@ -116,8 +111,8 @@ class TranscriptionService:
         self.worker_url = f"http://{host}:{config.port}"
 
     def _count(self) -> None:
-        waiting = sum(1 for job in self._jobs.values() if job.state in ("queued", "claimed"))
-        running = sum(1 for job in self._jobs.values() if job.state in ("running", "stopping"))
+        waiting = sum(1 for job in self._queue if job.state in ("queued", "claimed"))
+        running = sum(1 for job in self._queue if job.state in ("running", "stopping"))
         self._metrics.set_transcriptions(waiting, running)
 
     @property
@@ -125,16 +120,12 @@ class TranscriptionService:
         """The local transcriber process's pid while it runs (for operators and tests)."""
         return self._local.pid
 
-    def current(self, room: str) -> TranscriptionJob | None:
-        job = self._jobs.get(room)
-        return job if job is not None and job.state != "ended" else None
-
     # --- control --------------------------------------------------------------------------
 
     async def start(self, room: LiveRoom, by: dict[str, Any] | None) -> TranscriptionJob:
         if self._config.transcriber_workers == "off":
             raise SparkleError(ErrorCode.TRANSCRIPTION_UNAVAILABLE)
-        previous = self._jobs.get(room.name)
+        previous = self._queue.get(room.name)
         if previous is not None:
             if previous.state == "stopping":
                 raise SparkleError(
@@ -144,10 +135,9 @@ class TranscriptionService:
         if room.meeting_id is None:
             raise SparkleError(ErrorCode.CONFLICT, "no meeting is under way in this room")
         job = TranscriptionJob("TJ_" + secrets.token_urlsafe(9), room.name, room.meeting_id, by)
-        self._jobs[room.name] = job
+        self._queue.add(job)
         self._meetings.records.set_actions_state(job.meeting_id, "pending")
         self._announce(job, "on")
-        self._queued.set()
         if self._config.transcriber_workers == "local":
             await self._ensure_local_process()
         job.watcher = asyncio.create_task(self._watch(job))
@@ -158,7 +148,7 @@ class TranscriptionService:
         """Tell everyone (the worker included) transcription is off; the worker then sends
         the captions still being recognised and leaves. For callers holding the room's lock;
         ``stop`` (outside it) waits for the worker and makes the action items."""
-        job = self._jobs.get(room)
+        job = self._queue.get(room)
         if job is None or job.state in ("stopping", "ended"):
             return None
         was_waiting = job.state == "queued"
@@ -172,7 +162,7 @@ class TranscriptionService:
     async def stop(self, room: str) -> None:
         """Stop ``room``'s transcription (if on), wait for its worker, make the action items."""
         self.request_stop(room)
-        job = self._jobs.get(room)
+        job = self._queue.get(room)
         if job is None:
             return
         if job.watcher is not None:
@@ -181,16 +171,16 @@ class TranscriptionService:
 
     def stop_later(self, room: str) -> None:
         """``request_stop`` now and the rest in a task the service owns."""
-        if self.request_stop(room) is None and room not in self._jobs:
+        if self.request_stop(room) is None and self._queue.get(room) is None:
             return
         task = asyncio.create_task(self.stop(room))
         self._finishing.add(task)
         task.add_done_callback(self._finishing.discard)
 
     async def _finish(self, job: TranscriptionJob) -> None:
-        if self._jobs.get(job.room) is not job:
+        if self._queue.get(job.room) is not job:
             return  # another stop finished it
-        del self._jobs[job.room]
+        self._queue.remove(job)
         job.state = "ended"
         self._count()
         job.changed.set()
@@ -210,46 +200,15 @@ class TranscriptionService:
 
     # --- the worker's side ----------------------------------------------------------------
 
-    def claim(self) -> tuple[TranscriptionJob, str] | None:
-        """For a transcriber: the oldest waiting job and a fresh join token. Synchronous, so
-        two claims never get the same job (no ``await`` between the check and the mark)."""
-        for job in self._jobs.values():
-            if job.state == "queued":
-                job.state, job.claims = "claimed", job.claims + 1
-                job.changed.set()
-                token = self._tokens.mint(
-                    job.room,
-                    job.worker_identity,
-                    "Transcriber",
-                    Grants.transcription_worker(),
-                    WORKER_TOKEN_TTL_S,
-                )
-                log.info("room %s: transcription %s claimed", job.room, job.id)
-                return job, token
-        self._queued.clear()
-        return None
-
-    async def claim_waiting(self, wait_s: float) -> tuple[TranscriptionJob, str] | None:
-        """``claim``, waiting up to ``wait_s`` for a job to appear (long polling)."""
-        deadline = self._clock() + min(max(wait_s, 0.0), MAX_CLAIM_WAIT_S)
-        while True:
-            claimed = self.claim()
-            left = deadline - self._clock()
-            if claimed is not None or left <= 0:
-                return claimed
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._queued.wait(), timeout=left)
-
-    def job_done(self, job_id: str, exit_code: int, error: str | None) -> bool:
-        """A worker reports it left ``job_id``'s room; False for an unknown job."""
-        for job in self._jobs.values():
-            if job.id == job_id:
-                if exit_code != 0:
-                    log.warning("transcription %s: worker exit %d: %s", job_id, exit_code, error)
-                    job.error = error or f"the transcriber exited with code {exit_code}"
-                job.changed.set()
-                return True
-        return False
+    def _worker_token(self, job: TranscriptionJob) -> str:
+        """A claimed job's worker's join token, used once, right after the claim."""
+        return self._tokens.mint(
+            job.room,
+            job.worker_identity,
+            "Transcriber",
+            Grants.transcription_worker(),
+            WORKER_TOKEN_TTL_S,
+        )
 
     def caption(self, room: LiveRoom, worker: Participant, message: Caption) -> None:
         """Store and show one utterance from the transcriber."""
@@ -257,7 +216,7 @@ class TranscriptionService:
             raise MessageError(
                 ErrorCode.FORBIDDEN, "only a transcription worker sends captions", message.id
             )
-        job = self._jobs.get(room.name)
+        job = self._queue.get(room.name)
         if job is None or job.state == "ended" or worker.identity != job.worker_identity:
             raise MessageError(
                 ErrorCode.CONFLICT, "transcription is not on in this room", message.id
@@ -305,8 +264,7 @@ class TranscriptionService:
                     self._fail(job, job.error or "the transcriber left the room")
                     return
                 log.warning("room %s: the transcriber left; offering the job again", job.room)
-                job.state = "queued"
-                self._queued.set()
+                self._queue.offer(job)
                 deadline = self._clock() + self._config.transcriber_join_timeout_s
             elif job.state in ("queued", "claimed"):
                 if self._clock() > deadline:
@@ -328,7 +286,7 @@ class TranscriptionService:
     def worker_joined(self, room: LiveRoom, participant: Participant) -> None:
         """The registry seated a transcriber: its job is running from now (not from the
         watcher's next look, which a worker dying right after its join could slip past)."""
-        job = self._jobs.get(room.name)
+        job = self._queue.get(room.name)
         if job is not None and participant.identity == job.worker_identity:
             if job.state == "claimed":
                 job.state = "running"
@@ -336,7 +294,7 @@ class TranscriptionService:
 
     def worker_left(self, room: str) -> None:
         """A transcriber left the room: the watcher decides at once what that means."""
-        job = self._jobs.get(room)
+        job = self._queue.get(room)
         if job is not None:
             job.changed.set()
 
@@ -379,9 +337,9 @@ class TranscriptionService:
 
     async def close(self) -> None:
         """Shutdown: stop every job (the action items are made), then the local process."""
-        for room in list(self._jobs):
-            self.request_stop(room)
-        jobs = list(self._jobs.values())
+        for job in list(self._queue):
+            self.request_stop(job.room)
+        jobs = list(self._queue)
         for job in jobs:
             if job.watcher is not None:
                 await asyncio.wait({job.watcher}, timeout=self._config.transcriber_stop_timeout_s)
