@@ -10,6 +10,9 @@ it off gives the raw camera back.
 
 from __future__ import annotations
 
+import os
+import signal
+
 import av
 import numpy as np
 import pytest
@@ -87,3 +90,34 @@ async def test_a_participant_turns_framing_on_and_the_others_see_the_framed_room
         await room.ws.send("set_framing", enabled=False)
         await bob.ws.wait_for("framing", WAIT, lambda m: m["state"] == "off")
         await until(lambda: _size(bob, sid) == CAMERA, WAIT, "the raw camera back at Bob")
+
+
+async def test_a_killed_framing_worker_gives_the_camera_back_and_framing_resumes(
+    server_factory: ServerFactory,
+) -> None:
+    """Security checklist item 20: killing the framing process leaves the call untouched.
+    Viewers get the raw camera back at its next keyframe, everyone is told framing is
+    starting again, and a new framing process (the server restarts its own) takes over."""
+    server = await server_factory(
+        framing_workers="local", framing_width=OUTPUT[0], framing_height=OUTPUT[1]
+    )
+    camera = SceneCamera(fps=10.0, frames=20, size=CAMERA)
+    async with (
+        participant(server, ROOM, "room", [("camera", camera)]) as room,
+        participant(server, ROOM, "bob") as bob,
+    ):
+        sid = track_sid(bob.joined["tracks"], room.sid, "camera")
+        await room.ws.send("set_framing", enabled=True)
+        await bob.ws.wait_for("framing", WAIT, lambda m: m["state"] == "on")
+        await until(lambda: _size(bob, sid) == OUTPUT, WAIT, "framed video at Bob")
+        service = server.app[ROOMS].framing
+        pid = service.local_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+
+        await until(lambda: _size(bob, sid) == CAMERA, WAIT, "the raw camera back at Bob")
+        again = await bob.ws.wait_for("framing", WAIT, lambda m: m["state"] == "starting")
+        assert again["participant_sid"] == room.sid
+        await bob.ws.wait_for("framing", WAIT, lambda m: m["state"] == "on")
+        await until(lambda: _size(bob, sid) == OUTPUT, WAIT, "framed video again at Bob")
+        assert service.local_pid not in (None, pid), "a new framing process took over"
