@@ -86,7 +86,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _is_api(path: str) -> bool:
-    return path.startswith(PREFIX + "/") or path in ("/healthz", "/metrics")
+    return path.startswith(PREFIX + "/") or path in ("/healthz", "/readyz", "/metrics")
 
 
 def _allow_header(exc: web.HTTPException) -> dict[str, str]:

@@ -16,13 +16,16 @@ from aiohttp import web
 from signaling import (
     api,
     chat_files,
+    health,
+    keys_api,
     meetings_api,
     openapi,
     pages,
     recordings_api,
     worker_jobs_api,
 )
-from signaling.appkeys import CONFIG, METRICS, ROOMS, STORE, TOKENS, WS_ADMISSION
+from signaling.api_keys import ApiKeys
+from signaling.appkeys import API_KEYS, CONFIG, METRICS, ROOMS, STORE, TOKENS, WS_ADMISSION
 from signaling.config import Config, ConfigError
 from signaling.metrics import CONTENT_TYPE, Metrics
 from signaling.registry import RoomRegistry
@@ -48,20 +51,25 @@ def create_app(config: Config, *, web_root: Path | None = None) -> web.Applicati
     app[CONFIG] = config
     metrics = Metrics()
     app[METRICS] = metrics
+    store = Store(config.database_path)
+    app[STORE] = store
+    api_keys = ApiKeys(store, config.api_key, config.api_secret)
+    app[API_KEYS] = api_keys
     tokens = TokenService(
         config.api_key,
         config.api_secret,
         max_ttl_s=config.token_max_ttl_s,
         clock_skew_s=config.clock_skew_s,
+        lookup=api_keys.secret_for,
     )
     app[TOKENS] = tokens
-    store = Store(config.database_path)
-    app[STORE] = store
     _add_rooms(app, config, store, tokens, metrics)
     api.setup(app)
+    health.setup(app)
     chat_files.setup(app)
     recordings_api.setup(app)
     meetings_api.setup(app)
+    keys_api.setup(app)
     # The transcriber's (issue 5) and the framing worker's (issue 6) job queues.
     worker_jobs_api.setup(app, f"{api.PREFIX}/transcriber/jobs", lambda a: a[ROOMS].transcription)
     worker_jobs_api.setup(app, f"{api.PREFIX}/framer/jobs", lambda a: a[ROOMS].framing)

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 
 from aiohttp import web
 
-from signaling.appkeys import CONFIG
+from signaling.api_keys import ApiKey
+from signaling.appkeys import API_KEYS
 from signaling.errors import ErrorCode, SparkleError
 
 
-def require_api_key(request: web.Request) -> None:
-    """Check HTTP Basic ``api_key:api_secret`` in constant time (checklist item 7)."""
-    config = request.app[CONFIG]
+def require_api_key(request: web.Request) -> ApiKey:
+    """Check HTTP Basic ``api_key:api_secret`` against the live API keys, in constant time
+    (checklist item 7); the caller's key."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value:
@@ -25,11 +25,25 @@ def require_api_key(request: web.Request) -> None:
     except (binascii.Error, ValueError):
         raise SparkleError(ErrorCode.UNAUTHORIZED) from None
     key, sep, secret = decoded.partition(b":")
-    # Both comparisons always run, so timing does not tell which half was wrong.
-    key_ok = hmac.compare_digest(key, config.api_key.encode())
-    secret_ok = hmac.compare_digest(secret, config.api_secret.encode())
-    if not (sep and key_ok and secret_ok):
+    try:
+        key_text, secret_text = key.decode(), secret.decode()
+    except UnicodeDecodeError:
+        raise SparkleError(ErrorCode.UNAUTHORIZED) from None
+    # The secret is compared even for an unknown key, so timing does not tell which half
+    # was wrong (signaling/api_keys.py).
+    found = request.app[API_KEYS].authenticate(key_text, secret_text)
+    if not sep or found is None:
         raise SparkleError(ErrorCode.UNAUTHORIZED)
+    return found
+
+
+def require_primary_key(request: web.Request) -> ApiKey:
+    """The primary key pair only: managing API keys and the workers' job queues. An
+    integrator's key (signaling/api_keys.py) gets ``forbidden``."""
+    found = require_api_key(request)
+    if not found.primary:
+        raise SparkleError(ErrorCode.FORBIDDEN, "this needs the primary API key")
+    return found
 
 
 def bearer_token(request: web.Request) -> str | None:

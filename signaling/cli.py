@@ -183,10 +183,12 @@ def _serve(args: argparse.Namespace) -> int:
     # Imported here: `sparkle token create` should not pay for aiohttp and the media stack.
     from aiohttp import web
 
-    from signaling import logging_setup
+    from signaling import logging_setup, shutdown
     from signaling.app import create_app
 
-    logging_setup.configure(config.log_level, config.log_format)
+    logging_setup.configure(
+        config.log_level, config.log_format, (config.api_secret, config.turn_credential)
+    )
     if creds.generated:
         print(
             f"Generated an API key pair.\n  API key:    {creds.api_key}\n"
@@ -201,6 +203,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise CliError(f"configuration error: {exc}", exit_code=2) from None
     except (RuntimeError, sqlite3.Error) as exc:  # e.g. a database from a newer Sparkle
         raise CliError(f"cannot open the database {config.database_path}: {exc}") from None
+    # Last of all cleanup (aiohttp runs on_cleanup hooks after the cleanup contexts): name
+    # any task of ours still running. Only here, where the app is alone on its loop.
+    app.on_cleanup.append(shutdown.report_leftovers)
     url = config.public_url or f"http://{_url_host(config.host)}:{config.port}"
 
     def announce(_message: str) -> None:

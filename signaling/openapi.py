@@ -12,6 +12,7 @@ from aiohttp import web
 
 from signaling.openapi_chat import file_paths
 from signaling.openapi_jobs import job_paths
+from signaling.openapi_keys import key_paths
 from signaling.openapi_parts import json_content
 from signaling.openapi_recordings import recorder_paths, recording_paths
 from signaling.openapi_rooms import meeting_paths, room_paths
@@ -34,6 +35,21 @@ def _base_paths() -> dict[str, Any]:
             "get": {
                 "summary": "Liveness check",
                 "responses": {"200": json_content({"type": "object"}, '`{"status": "ok"}`')},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Readiness check (route new users here?)",
+                "description": "503 while the server shuts down or its database does not "
+                "answer; /healthz stays 200 then (the process is alive).",
+                "responses": {
+                    "200": json_content({"type": "object"}, '`{"status": "ready"}`'),
+                    "503": json_content(
+                        {"type": "object"},
+                        '`{"status": "shutting_down"}` or '
+                        '`{"status": "unavailable", "reason": "..."}`',
+                    ),
+                },
             }
         },
         "/metrics": {
@@ -67,6 +83,7 @@ def _base_paths() -> dict[str, Any]:
         **meeting_paths(),
         **transcript_paths(),
         **job_paths(),
+        **key_paths(),
     }
 
 

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from signaling.api import PREFIX
 from signaling.appkeys import CONFIG, ROOMS
-from signaling.authorization import require_api_key
+from signaling.authorization import require_primary_key
 from signaling.errors import ErrorCode, SparkleError
 from signaling.recording_files import is_recording_file
 from signaling.request_body import read_object
@@ -44,7 +44,7 @@ def setup(app: web.Application) -> None:
 
 
 async def claim_job(request: web.Request) -> web.Response:
-    require_api_key(request)
+    require_primary_key(request)
     claimed = request.app[ROOMS].recordings.claim_remote()
     if claimed is None:
         return web.Response(status=204)
@@ -53,7 +53,7 @@ async def claim_job(request: web.Request) -> web.Response:
 
 
 async def job_done(request: web.Request) -> web.Response:
-    require_api_key(request)
+    require_primary_key(request)
     body = await read_object(request, {"exit_code": int, "error": str})
     code = body.get("exit_code")
     if code is None or not 0 <= code <= 255:
@@ -66,7 +66,7 @@ async def job_done(request: web.Request) -> web.Response:
 
 
 async def upload_file(request: web.Request) -> web.Response:
-    require_api_key(request)
+    require_primary_key(request)
     recordings = request.app[ROOMS].recordings
     recording_id, name = request.match_info["id"], request.match_info["file"]
     if not is_recording_file(name):

@@ -183,6 +183,21 @@ _MIGRATIONS: tuple[str, ...] = (
     )
     """,
     "CREATE INDEX action_items_meeting ON action_items (meeting_id, id)",
+    # Issue 7: API keys, each with the origins that may embed its rooms and its webhook
+    # (signaling/api_keys.py); the secrets sign and verify room tokens (HS256), so they are
+    # kept as they are, like the primary pair in credentials.toml.
+    """
+    CREATE TABLE api_keys (
+        key TEXT PRIMARY KEY NOT NULL,
+        secret TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        embed_origins TEXT NOT NULL DEFAULT '[]',
+        webhook_url TEXT,
+        webhook_secret TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    )
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

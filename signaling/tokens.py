@@ -174,10 +174,12 @@ class RoomToken:
     grants: Grants
     issued_at: float
     expires_at: float
+    api_key: str = ""  # the key that signed it (``iss``): whose embed origins and webhook
 
 
 class TokenService:
-    """Mints and verifies room tokens for one API key pair."""
+    """Mints and verifies room tokens: the primary API key pair's, and those of the other
+    API keys (signaling/api_keys.py) that ``lookup`` knows (key -> secret, None if none)."""
 
     def __init__(
         self,
@@ -186,11 +188,13 @@ class TokenService:
         max_ttl_s: int,
         clock_skew_s: int,
         clock: Callable[[], float] = time.time,
+        lookup: Callable[[str], str | None] | None = None,
     ) -> None:
         if not api_key or not api_secret:
             raise ValueError("api_key and api_secret are required")
         self._api_key = api_key
         self._secret = api_secret
+        self._lookup = lookup
         self._max_ttl_s = max_ttl_s
         self._skew_s = clock_skew_s
         self._clock = clock
@@ -203,8 +207,24 @@ class TokenService:
     def max_ttl_s(self) -> int:
         return self._max_ttl_s
 
-    def mint(self, room: str, identity: str, name: str, grants: Grants, ttl_s: int) -> str:
-        """A signed token; raises ``SparkleError(BAD_MESSAGE)`` with a precise message."""
+    def mint(
+        self,
+        room: str,
+        identity: str,
+        name: str,
+        grants: Grants,
+        ttl_s: int,
+        *,
+        api_key: str | None = None,
+    ) -> str:
+        """A signed token (by ``api_key``, default the primary key); raises
+        ``SparkleError(BAD_MESSAGE)`` with a precise message."""
+        issuer, secret = self._api_key, self._secret
+        if api_key is not None and api_key != self._api_key:
+            found = self._lookup(api_key) if self._lookup is not None else None
+            if found is None:
+                raise SparkleError(ErrorCode.BAD_MESSAGE, "unknown or revoked API key")
+            issuer, secret = api_key, found
         if not is_valid_room_name(room):
             raise SparkleError(ErrorCode.BAD_MESSAGE, f"invalid room name {room!r}")
         if not _valid_identity(identity):
@@ -225,7 +245,7 @@ class TokenService:
             )
         now = int(self._clock())
         claims = {
-            "iss": self._api_key,
+            "iss": issuer,
             "sub": identity,
             "name": name,
             "room": room,
@@ -234,7 +254,7 @@ class TokenService:
             "exp": now + ttl_s,
             "grants": grants.to_claim(),
         }
-        return jwt.encode(claims, self._secret, algorithm=ALGORITHM, headers={"typ": "JWT"})
+        return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"typ": "JWT"})
 
     def verify(self, token: object) -> RoomToken:
         """The token's content, or ``SparkleError(INVALID_TOKEN)`` whatever is wrong."""
@@ -261,11 +281,15 @@ class TokenService:
             raise _Rejected("alg is not HS256")
         if "typ" in header and header["typ"] != "JWT":
             raise _Rejected("typ is not JWT")
+        # The key is chosen by the (not yet authenticated) iss, like a JWS "kid": the
+        # signature below must then verify with that key's secret, and iss is checked again.
+        issuer = _json_segment(payload_segment, "payload").get("iss")
+        secret = self._secret_of(issuer)
         try:
             # Signature only: every claim is checked below, against our own clock.
             jwt.decode(
                 token,
-                self._secret,
+                secret,
                 algorithms=[ALGORITHM],
                 options={
                     "verify_signature": True,
@@ -282,17 +306,27 @@ class TokenService:
             raise _Rejected(f"signature: {type(exc).__name__}") from None
         # Re-read the (now authenticated) payload ourselves: duplicate keys and NaN refused.
         claims = _json_segment(payload_segment, "payload")
-        return self._check_claims(claims)
+        return self._check_claims(claims, str(issuer))
 
-    def _check_claims(self, claims: dict[str, Any]) -> RoomToken:
+    def _secret_of(self, issuer: object) -> str:
+        if not isinstance(issuer, str):
+            raise _Rejected("iss missing")
+        if hmac.compare_digest(issuer.encode("utf-8", "surrogatepass"), self._api_key.encode()):
+            return self._secret
+        found = self._lookup(issuer) if self._lookup is not None else None
+        if found is None:
+            raise _Rejected("iss is not a known API key")
+        return found
+
+    def _check_claims(self, claims: dict[str, Any], issuer: str) -> RoomToken:
         unknown = set(claims) - _ALLOWED_CLAIMS
         if unknown:
             raise _Rejected(f"unknown claims {sorted(unknown)}")
         iss = claims.get("iss")
         if not isinstance(iss, str) or not hmac.compare_digest(
-            iss.encode("utf-8", "surrogatepass"), self._api_key.encode()
+            iss.encode("utf-8", "surrogatepass"), issuer.encode("utf-8", "surrogatepass")
         ):
-            raise _Rejected("iss is not the API key")
+            raise _Rejected("iss is not the key that signed the token")
         identity = claims.get("sub")
         if not _valid_identity(identity):
             raise _Rejected("sub missing or invalid")
@@ -331,6 +365,7 @@ class TokenService:
             grants=grants,
             issued_at=iat,
             expires_at=exp,
+            api_key=iss,
         )
 
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from signaling.authorization import require_api_key
+from signaling.authorization import require_primary_key
 from signaling.errors import ErrorCode, SparkleError
 from signaling.request_body import read_object
 
@@ -40,7 +40,7 @@ def setup(
     app: web.Application, jobs_path: str, service: Callable[[web.Application], JobService]
 ) -> None:
     async def claim_job(request: web.Request) -> web.Response:
-        require_api_key(request)
+        require_primary_key(request)
         raw = request.query.get("wait", "0")
         try:
             wait = float(raw)
@@ -57,7 +57,7 @@ def setup(
         return web.json_response({**job.to_claim(), "token": token})
 
     async def job_done(request: web.Request) -> web.Response:
-        require_api_key(request)
+        require_primary_key(request)
         body = await read_object(request, {"exit_code": int, "error": str})
         code = body.get("exit_code")
         if code is None or not 0 <= code <= 255:

@@ -79,6 +79,7 @@ def test_the_hand_built_token_is_accepted() -> None:
         grants=Grants(room_join=True, can_subscribe=True),
         issued_at=NOW,
         expires_at=NOW + 600,
+        api_key=KEY,
     )
 
 
@@ -228,7 +229,7 @@ def test_mint_then_verify_round_trips_every_grant() -> None:
         hidden=True,
     )
     verified = tokens.verify(tokens.mint("standup", "bob", "Bob", grants, ttl_s=300))
-    assert verified == RoomToken("bob", "Bob", "standup", grants, NOW, NOW + 300)
+    assert verified == RoomToken("bob", "Bob", "standup", grants, NOW, NOW + 300, KEY)
 
 
 def test_minted_token_has_only_alg_and_typ_and_required_claims() -> None:
@@ -290,3 +291,26 @@ def test_grants_claim_round_trip_and_strictness() -> None:
         assert Grants.from_claim(grants.to_claim()) == grants
     with pytest.raises(ValueError, match="unknown grants"):
         Grants.from_claim({"canPublish": True})
+
+
+def test_tokens_of_other_api_keys_verify_with_their_own_secret_only() -> None:
+    """Issue 7: integrators' keys (signaling/api_keys.py). A token names its key in iss and
+    must be signed with that key's secret; an unknown or revoked key opens nothing."""
+    keys = {"APIintegrator": OTHER_SECRET}
+    service = TokenService(
+        KEY, SECRET, max_ttl_s=MAX_TTL, clock_skew_s=30, clock=lambda: NOW, lookup=keys.get
+    )
+    token = service.mint("standup", "ann", "Ann", Grants.participant(), 60, api_key="APIintegrator")
+    verified = service.verify(token)
+    assert verified.api_key == "APIintegrator" and verified.identity == "ann"
+    # Signed with the primary secret but claiming the integrator's key: refused.
+    forged = raw_token({"alg": "HS256", "typ": "JWT"}, claims(iss="APIintegrator"), secret=SECRET)
+    with pytest.raises(SparkleError) as info:
+        service.verify(forged)
+    assert info.value.code is ErrorCode.INVALID_TOKEN
+    # The key revoked (the lookup no longer knows it): its tokens stop working.
+    del keys["APIintegrator"]
+    with pytest.raises(SparkleError):
+        service.verify(token)
+    with pytest.raises(SparkleError, match="unknown or revoked API key"):
+        service.mint("standup", "ann", "Ann", Grants.participant(), 60, api_key="APIintegrator")
