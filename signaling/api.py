@@ -18,9 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from signaling import chat_files
+from signaling import chat_files, client_address
 from signaling.appkeys import CONFIG, ROOMS, STORE, TOKENS
 from signaling.authorization import require_api_key
+from signaling.client_address import parse_networks
 from signaling.commands import MAX_PASSWORD_LENGTH
 from signaling.errors import ErrorCode, SparkleError
 from signaling.ip_quota import IpQuota
@@ -45,6 +46,10 @@ def setup(app: web.Application) -> None:
     config = app[CONFIG]
     app[MEETING_QUOTA] = IpQuota(config.meetings_per_minute, 60.0)
     app[GUEST_QUOTA] = IpQuota(config.guest_tokens_per_minute, 60.0)
+    # First: every later step (limits, logs) sees the client behind a trusted proxy.
+    proxies = parse_networks(config.trusted_proxies.split(","))
+    if proxies:
+        app.middlewares.append(client_address.middleware(proxies))
     app.middlewares.append(error_middleware)
     app.router.add_get("/healthz", healthz)
     app.router.add_post(f"{PREFIX}/rooms", create_room)

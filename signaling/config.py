@@ -147,6 +147,13 @@ class Config:
         "WebSocket; the server's own origin and public_url are always allowed. Browsers send "
         "Origin on every WebSocket: without this check any site could drive a visitor's session.",
     )
+    trusted_proxies: str = _s(
+        "",
+        "Comma-separated addresses or CIDR networks of reverse proxies whose X-Forwarded-For "
+        "is believed (signaling/client_address.py). Behind a TLS proxy every request comes "
+        "from the proxy, so without this the per-address limits become server-wide; from "
+        "anyone else the header is the client's own claim and is ignored.",
+    )
     ws_connects_per_minute: int = _s(
         60, "New WebSockets per client address per minute; a page reload costs one."
     )
@@ -501,6 +508,13 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"transcriber_workers {config.transcriber_workers!r} is not one of local/remote/off"
         )
+    for proxy in _split(config.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"setting 'trusted_proxies': {proxy!r} is not an IP address or network"
+            ) from None
     if config.framing_workers not in ("local", "remote", "off"):
         raise ConfigError(
             f"framing_workers {config.framing_workers!r} is not one of local/remote/off"
