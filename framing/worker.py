@@ -25,7 +25,6 @@ the server has given it no target for ``idle_timeout_s`` (framing turned off eve
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -34,6 +33,7 @@ from typing import Any
 
 from av import VideoFrame
 
+from roomclient.job_pool import ExitCode
 from roomclient.room_session import RoomSession
 from roomclient.signal_client import JoinFailed
 
@@ -57,13 +57,6 @@ NAME = "Framer"
 MIN_OUTPUT_PX, MAX_OUTPUT_W, MAX_OUTPUT_H = 64, 1920, 1080
 MAX_OUTPUT_FPS = 60.0
 MAX_SID_CHARS = 64
-
-
-class ExitCode(enum.IntEnum):
-    DONE = 0
-    FAILED = 1
-    JOIN_FAILED = 3
-    STOPPED = 4  # ``stop`` was set (the worker shuts down) while framing was on
 
 
 # Makes the framing of one camera: (source width, height, output width, height).

@@ -42,8 +42,8 @@ JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class ExitCode(enum.IntEnum):
-    """A pool's and a pool session's exit codes: the same numbers as framing/worker.py's and
-    transcribe/worker.py's ``ExitCode``."""
+    """A pool's and a pool session's exit codes (the framer's and the transcriber's
+    sessions report these)."""
 
     DONE = 0
     FAILED = 1

@@ -20,7 +20,6 @@ SIGTERM): each track's segmenter is flushed and its last captions sent before ``
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +30,7 @@ import aiohttp
 import numpy as np
 import numpy.typing as npt
 
+from roomclient.job_pool import ExitCode
 from roomclient.room_session import RoomSession
 from roomclient.roster import Roster
 from roomclient.signal_client import JoinFailed
@@ -57,13 +57,6 @@ NAME = "Transcriber"
 # cut so the prompt never crowds out the utterance's own decoding.
 MAX_PROMPT_NAMES = 40
 MAX_PROMPT_CHARS = 600
-
-
-class ExitCode(enum.IntEnum):
-    DONE = 0
-    FAILED = 1
-    JOIN_FAILED = 3
-    STOPPED = 4  # ``stop`` was set (the worker shuts down) while transcription was on
 
 
 class Speech(Protocol):
