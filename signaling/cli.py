@@ -3,6 +3,7 @@
     sparkle serve [--config FILE] [--host H] [--port P] [--data-dir D] ...
     sparkle token create --room R --identity I [--name N] [--host] [--ttl 10m]
     sparkle room create [NAME] | list | delete NAME   [--url http://127.0.0.1:8080]
+    sparkle key create --name N [--origin O ...] [--webhook URL] | list | revoke KEY
     sparkle transcribe FILE [--format vtt|srt|json|txt] [--out F] [--model M] ...
     sparkle config-doc
 
@@ -92,6 +93,22 @@ def _parser() -> argparse.ArgumentParser:
         elif action == "delete":
             p.add_argument("name")
 
+    key = commands.add_parser(
+        "key", help="API keys for integrators (embed origins, webhooks), through the HTTP API"
+    ).add_subparsers(dest="action", required=True)
+    key_create = key.add_parser("create", help="a new key pair; its secrets are printed once")
+    key_list = key.add_parser("list", help="the live keys, without secrets")
+    key_revoke = key.add_parser("revoke", help="revoke a key: its tokens stop working")
+    for p in (key_create, key_list, key_revoke):
+        config_flags(p)
+        p.add_argument("--url", default=os.environ.get("SPARKLE_URL", DEFAULT_URL))
+    key_create.add_argument("--name", required=True)
+    key_create.add_argument(
+        "--origin", action="append", default=[], help="an origin that may embed (repeatable)"
+    )
+    key_create.add_argument("--webhook", metavar="URL", help="where events are POSTed")
+    key_revoke.add_argument("key")
+
     recording = commands.add_parser(
         "recording", help="recordings, through the HTTP API"
     ).add_subparsers(dest="action", required=True)
@@ -140,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             return _room(args)
         if args.command == "recording":
             return _recording(args)
+        if args.command == "key":
+            return _key(args)
         from signaling.config_doc import render
 
         sys.stdout.write(render())
@@ -267,6 +286,22 @@ def _room(args: argparse.Namespace) -> int:
     else:
         _request(config, "DELETE", f"{base}/{urllib.parse.quote(args.name, safe='')}")
         print(f"deleted room {args.name}")
+    return 0
+
+
+def _key(args: argparse.Namespace) -> int:
+    config = _stored_credentials(args)
+    base = args.url.rstrip("/") + "/api/v1/keys"
+    if args.action == "create":
+        body: dict[str, Any] = {"name": args.name, "embed_origins": args.origin}
+        if args.webhook:
+            body["webhook_url"] = args.webhook
+        print(json.dumps(_request(config, "POST", base, body), indent=2))
+    elif args.action == "list":
+        print(json.dumps(_request(config, "GET", base)["keys"], indent=2))
+    else:
+        _request(config, "DELETE", f"{base}/{urllib.parse.quote(args.key, safe='')}")
+        print(f"revoked key {args.key}")
     return 0
 
 

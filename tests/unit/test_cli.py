@@ -196,6 +196,16 @@ def test_serve_rooms_and_graceful_sigterm(
     assert capsys.readouterr().out.strip() == "deleted room standup"
     assert main(["room", "delete", "standup", *common]) == 1
     assert "not_found" in capsys.readouterr().err
+    # API keys for integrators (issue 7): created with their origins, listed, revoked.
+    args = ["key", "create", "--name", "Acme", "--origin", "https://app.acme.example"]
+    assert main([*args, *common]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["embed_origins"] == ["https://app.acme.example"] and created["secret"]
+    assert main(["key", "list", *common]) == 0
+    assert [k["name"] for k in json.loads(capsys.readouterr().out)] == ["primary", "Acme"]
+    assert main(["key", "revoke", created["key"], *common]) == 0
+    assert main(["key", "create", "--name", "x", "--origin", "ftp://x", *common]) == 1
+    assert "must be scheme://host[:port]" in capsys.readouterr().err
 
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
