@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from signaling import chat_files, client_address
-from signaling.appkeys import CONFIG, ROOMS, STORE, TOKENS
+from signaling.appkeys import API_KEYS, CONFIG, ROOMS, STORE, TOKENS
 from signaling.authorization import require_api_key
 from signaling.client_address import parse_networks
 from signaling.commands import MAX_PASSWORD_LENGTH
@@ -166,7 +166,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def create_room(request: web.Request) -> web.Response:
-    require_api_key(request)
+    # The calling key owns the room: its webhook gets the room's events (issue 7).
+    owner = require_api_key(request).key
     config = request.app[CONFIG]
     body = await read_object(
         request, {"name": str, "max_participants": int, "metadata": dict, "lobby": bool}
@@ -194,11 +195,15 @@ async def create_room(request: web.Request) -> web.Response:
                 "name must be 1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'",
             )
         record = store.create_room(
-            name, max_participants=max_participants, metadata=metadata, lobby=lobby
+            name,
+            max_participants=max_participants,
+            metadata=metadata,
+            lobby=lobby,
+            owner_key=owner,
         )
     else:
         record = _create_random_room(
-            request, max_participants, metadata, created_by="api", lobby=lobby
+            request, max_participants, metadata, created_by="api", lobby=lobby, owner_key=owner
         )
     return web.json_response(_room_json(request, record, record.name), status=201)
 
@@ -209,6 +214,7 @@ def _create_random_room(
     metadata: dict[str, Any],
     created_by: str,
     lobby: bool,
+    owner_key: str,
 ) -> RoomRecord:
     store = request.app[STORE]
     for _ in range(5):  # ~45 bits per name: a collision is already improbable
@@ -219,6 +225,7 @@ def _create_random_room(
                 metadata=metadata,
                 created_by=created_by,
                 lobby=lobby,
+                owner_key=owner_key,
             )
         except SparkleError as exc:
             if exc.code is not ErrorCode.CONFLICT:
@@ -324,7 +331,12 @@ async def create_meeting(request: web.Request) -> web.Response:
     # meeting_lobby): nobody but the host gets in unless the host lets them, and there is
     # no bypass while no host is present (unlike Jitsi's jitsi-meet#7676).
     record = _create_random_room(
-        request, config.max_participants, {}, created_by="meeting", lobby=config.meeting_lobby
+        request,
+        config.max_participants,
+        {},
+        created_by="meeting",
+        lobby=config.meeting_lobby,
+        owner_key=request.app[API_KEYS].primary_key,
     )
     identity = "host-" + secrets.token_hex(6)
     token = request.app[TOKENS].mint(

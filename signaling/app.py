@@ -22,6 +22,7 @@ from signaling import (
     openapi,
     pages,
     recordings_api,
+    webhooks_api,
     worker_jobs_api,
 )
 from signaling.api_keys import ApiKeys
@@ -63,13 +64,14 @@ def create_app(config: Config, *, web_root: Path | None = None) -> web.Applicati
         lookup=api_keys.secret_for,
     )
     app[TOKENS] = tokens
-    _add_rooms(app, config, store, tokens, metrics)
+    _add_rooms(app, config, store, tokens, metrics, api_keys)
     api.setup(app)
     health.setup(app)
     chat_files.setup(app)
     recordings_api.setup(app)
     meetings_api.setup(app)
     keys_api.setup(app)
+    webhooks_api.setup(app)
     # The transcriber's (issue 5) and the framing worker's (issue 6) job queues.
     worker_jobs_api.setup(app, f"{api.PREFIX}/transcriber/jobs", lambda a: a[ROOMS].transcription)
     worker_jobs_api.setup(app, f"{api.PREFIX}/framer/jobs", lambda a: a[ROOMS].framing)
@@ -78,14 +80,20 @@ def create_app(config: Config, *, web_root: Path | None = None) -> web.Applicati
     pages.setup(app, web_root or config.web_path)
     app.on_shutdown.append(_close_rooms)
     app.on_startup.append(_start_retention)
+    app.on_startup.append(_start_webhooks)
     app.cleanup_ctx.append(_store_lifetime)
     return app
 
 
 def _add_rooms(
-    app: web.Application, config: Config, store: Store, tokens: TokenService, metrics: Metrics
+    app: web.Application,
+    config: Config,
+    store: Store,
+    tokens: TokenService,
+    metrics: Metrics,
+    api_keys: ApiKeys,
 ) -> None:
-    rooms = RoomRegistry(config, store, tokens, metrics)
+    rooms = RoomRegistry(config, store, tokens, metrics, api_keys=api_keys)
     app[ROOMS] = rooms
     app[WS_ADMISSION] = WsAdmission(config)
     metrics.set_snapshot_provider(rooms.snapshot)
@@ -102,6 +110,12 @@ async def _start_retention(app: web.Application) -> None:
     """Meetings (with their transcripts) and recordings older than
     recording_retention_days are deleted, hourly; the room registry's close() stops it."""
     app[ROOMS].retention.start()
+
+
+async def _start_webhooks(app: web.Application) -> None:
+    """Webhook deliveries (issue 7), resuming what a previous run left pending; the room
+    registry's close() stops them."""
+    app[ROOMS].webhooks.start()
 
 
 async def _store_lifetime(app: web.Application) -> AsyncIterator[None]:

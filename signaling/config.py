@@ -275,6 +275,23 @@ class Config:
         'The time zone due dates are resolved in ("by Friday") for rooms without their '
         "own time_zone setting.",
     )
+    # --- webhooks (issue 7) --------------------------------------------------------------
+    webhook_max_attempts: int = _s(
+        6,
+        "Attempts per event before it is marked failed: with webhook_retry_base_s = 2 the "
+        "last one is ~1 min after the first, long enough to ride out a receiver's restart or "
+        "deploy, short enough that a dead receiver's events do not pile up for hours.",
+    )
+    webhook_retry_base_s: float = _s(
+        2.0,
+        "Wait before the first retry; each later one waits twice as long (2, 4, 8, 16, 32 s), "
+        "so a struggling receiver is not hammered.",
+    )
+    webhook_timeout_s: float = _s(
+        5.0,
+        "A receiver must answer within this (connect to response); a receiver should queue "
+        "the event and answer at once, and a slow one must not hold a delivery slot for long.",
+    )
     # --- media plane --------------------------------------------------------------------
     rtc_listen_addresses: str = _s(
         "127.0.0.1",
@@ -471,6 +488,9 @@ def validate(config: Config) -> None:
         "framing_max_fps",
         "framing_join_timeout_s",
         "framing_idle_s",
+        "webhook_max_attempts",
+        "webhook_retry_base_s",
+        "webhook_timeout_s",
     )
     for name in positive:
         if getattr(config, name) <= 0:
@@ -525,6 +545,10 @@ def validate(config: Config) -> None:
             raise ConfigError(f"setting {name!r} must be an even number of pixels, 16 to 3840")
     if config.framing_max_fps > 60:
         raise ConfigError("setting 'framing_max_fps' must be at most 60")
+    if config.webhook_max_attempts > 20:
+        raise ConfigError(
+            "setting 'webhook_max_attempts' must be at most 20 (the backoff doubles each time)"
+        )
     if config.transcriber_processes < 0:
         raise ConfigError("setting 'transcriber_processes' must not be negative")
     try:

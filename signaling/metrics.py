@@ -126,6 +126,14 @@ class Metrics:
             "Framing jobs that failed (no framing worker joined in time, or it kept leaving).",
             registry=self.registry,
         )
+        # Issue 7: webhook delivery attempts by result (delivered, retry: failed and will be
+        # tried again, failed: given up), so an operator sees a receiver that is down.
+        self._webhook_deliveries = Counter(
+            "sparkle_webhook_deliveries",
+            "Webhook delivery attempts, by result (delivered, retry, failed).",
+            ["result"],
+            registry=self.registry,
+        )
         self.registry.register(_SnapshotCollector(self))
 
     def set_snapshot_provider(self, provider: SnapshotProvider | None) -> None:
@@ -165,6 +173,9 @@ class Metrics:
 
     def count_framing_error(self) -> None:
         self._framing_errors.inc()
+
+    def count_webhook_delivery(self, result: str) -> None:
+        self._webhook_deliveries.labels(result=result).inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of everything."""

@@ -18,6 +18,7 @@ from signaling.openapi_recordings import recorder_paths, recording_paths
 from signaling.openapi_rooms import meeting_paths, room_paths
 from signaling.openapi_schemas import schemas
 from signaling.openapi_transcripts import meetings_list, transcript_paths
+from signaling.openapi_webhooks import webhook_paths
 
 VERSION = "0.1.0"
 
@@ -84,6 +85,7 @@ def _base_paths() -> dict[str, Any]:
         **transcript_paths(),
         **job_paths(),
         **key_paths(),
+        **webhook_paths(),
     }
 
 

@@ -89,9 +89,12 @@ class RecordingService:
         attempts: PasswordAttempts,
         *,
         clock: Callable[[], float] = time.time,
+        on_finished: Callable[[RecordingRecord], None] | None = None,
     ) -> None:
         self._config = config
         self._records = RecordingStore(store)
+        # Issue 7: told when a recording's files are final (the recording_ready webhook).
+        self._on_finished = on_finished
         self.links = RecordingLinks(store, attempts, clock)
         self.exports = ExportJobs()
         self.pool = RecorderPool()
@@ -336,6 +339,12 @@ class RecordingService:
             room.recording = None
         self._metrics.set_recordings_active(len(self._live))
         live.done.set()
+        record = self._records.get(live.id)
+        if self._on_finished is not None and record is not None:
+            try:
+                self._on_finished(record)
+            except Exception:
+                log.exception("recording %s: the recording_ready hook failed", live.id)
 
     def _announce(self, live: LiveRecording) -> None:
         room = self._rooms(live.room)

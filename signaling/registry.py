@@ -17,6 +17,7 @@ from typing import Any
 from sfu.counters import MediaCounters
 from signaling import messages, protocol
 from signaling.admission import Admission
+from signaling.api_keys import ApiKeys
 from signaling.config import Config
 from signaling.errors import ErrorCode, SparkleError
 from signaling.framing import FramingService
@@ -30,6 +31,8 @@ from signaling.rooms import LiveRoom, close_code
 from signaling.store import Store
 from signaling.tokens import RoomToken, TokenService
 from signaling.transcription import TranscriptionService
+from signaling.webhook_events import RoomEvents
+from signaling.webhooks import WebhookService
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ class RoomRegistry:
         tokens: TokenService,
         metrics: Metrics,
         *,
+        api_keys: ApiKeys | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
@@ -56,12 +60,24 @@ class RoomRegistry:
         self.clock = clock
         self._store = store
         self.admission = Admission(config, store)
+        # Issue 7: webhooks; the app passes its ApiKeys (one cache: a key's new webhook_url
+        # counts at once), a registry built alone makes its own.
+        keys = api_keys or ApiKeys(store, config.api_key, config.api_secret)
+        self.api_keys = keys
+        self.webhooks = WebhookService(config, store, keys, metrics)
+        self.events = RoomEvents(self.webhooks, store, config.public_url)
         self.recordings = RecordingService(
-            config, store, tokens, metrics, self.live_room, self.admission.attempts
+            config,
+            store,
+            tokens,
+            metrics,
+            self.live_room,
+            self.admission.attempts,
+            on_finished=self.events.recording_ready,
         )
         self.meetings = MeetingService(config, store, self.recordings)
         self.transcription = TranscriptionService(
-            config, tokens, self.meetings, self.live_room, metrics
+            config, tokens, self.meetings, self.live_room, metrics, notify=self.events.meeting_done
         )
         self.framing = FramingService(config, tokens, self.live_room, metrics)
         # Meetings first: deleting one deletes the recordings made during it.
@@ -118,7 +134,7 @@ class RoomRegistry:
         while True:
             if self._closing:
                 raise SparkleError(ErrorCode.ROOM_DELETED, "the server is shutting down")
-            room = self._get_or_create(token.room)
+            room = self._get_or_create(token.room, token.api_key or None)
             async with room.lock:
                 if room.closed:
                     continue
@@ -171,7 +187,9 @@ class RoomRegistry:
         """A visible participant was seated (joined, or admitted from the lobby): it attends
         the room's meeting (the first one starts it), and the room's auto_record and
         auto_transcribe start what is not under way yet."""
+        started = room.meeting_id is None
         self.meetings.attend(room, participant)
+        self.events.arrived(room, participant, started=started)
         if room.settings.auto_record and self.recordings.current(room.name) is None:
             try:
                 await self.recordings.start(room, None)
@@ -187,7 +205,7 @@ class RoomRegistry:
         """The last visible participant left (hidden workers may still be in): the meeting,
         its transcription and its recording end. The workers then leave, which empties the
         room; their leave needs the room's lock, so the waits run in tasks."""
-        self.meetings.end(room)
+        self._end_meeting(room, "empty")
         self.transcription.stop_later(room.name)
         if self.recordings.current(room.name) is not None:
             self.recordings.request_stop(room.name)
@@ -208,6 +226,10 @@ class RoomRegistry:
                 self.framing.worker_left(room.name)
             if removed:
                 self.framing.participant_left(room, participant)
+            if not participant.hidden:
+                # Also when someone else took it out (removed by a host, replaced by a newer
+                # session): its own leave comes later and finds it gone already.
+                self.events.left(room, participant, reason)
             if removed and room.participant_count == 0 and not len(room.lobby):
                 self._meeting_over(room)
             if not room.empty or room.closed:
@@ -220,10 +242,14 @@ class RoomRegistry:
         await self._close_media(room)
         return removed
 
+    def _end_meeting(self, room: LiveRoom, reason: str) -> None:
+        """The room's meeting ends (``meetings.end``) and its webhook events go out."""
+        self.events.finished(room, self.meetings.end(room), reason)
+
     async def _await_recording(self, name: str) -> None:
         await self.recordings.stop(name)
 
-    def _get_or_create(self, name: str) -> LiveRoom:
+    def _get_or_create(self, name: str, owner_key: str | None = None) -> LiveRoom:
         room = self._rooms.get(name)
         if room is not None:
             return room
@@ -234,8 +260,12 @@ class RoomRegistry:
                 # rooms exist (security checklist item 8).
                 raise SparkleError(ErrorCode.INVALID_TOKEN)
             try:
+                # The token's key owns the room it creates: its webhook gets the events.
                 record = self._store.create_room(
-                    name, max_participants=self.config.max_participants, created_by="api"
+                    name,
+                    max_participants=self.config.max_participants,
+                    created_by="api",
+                    owner_key=owner_key,
                 )
             except SparkleError as exc:
                 if exc.code is not ErrorCode.CONFLICT:
@@ -275,7 +305,7 @@ class RoomRegistry:
             code = close_code(ErrorCode.ROOM_DELETED)
         for participant in participants:
             participant.connection.terminate(farewell, code)
-        self.meetings.end(room)
+        self._end_meeting(room, "ended" if ended else "deleted")
         await self._close_media(room)
         await self.recordings.stop(name)  # its worker closes its files and exits
         await self.transcription.stop(name)  # the action items are made
@@ -309,7 +339,7 @@ class RoomRegistry:
         self._rooms.clear()
         for room in rooms:
             room.closed = True
-            self.meetings.end(room)
+            self._end_meeting(room, "shutdown")
         if connections:
             waits = [asyncio.ensure_future(c.wait_closed()) for c in connections]
             _done, pending = await asyncio.wait(waits, timeout=SHUTDOWN_GRACE_S)
@@ -328,3 +358,6 @@ class RoomRegistry:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        # Last: the events of the endings above are stored; what is not delivered yet is
+        # delivered by the next start.
+        await self.webhooks.close()

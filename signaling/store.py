@@ -198,6 +198,41 @@ _MIGRATIONS: tuple[str, ...] = (
         revoked_at REAL
     )
     """,
+    # Issue 7: whose a room is (the API key that created it, or whose token auto-created it;
+    # NULL: the primary key's), so its webhook events go to that key's webhook_url.
+    "ALTER TABLE rooms ADD COLUMN owner_key TEXT",
+    # Issue 7: webhook events waiting for, or done with, delivery (signaling/webhooks.py).
+    # ``seq`` orders one key's events; ``body`` is the exact JSON signed and sent, the same
+    # bytes on every attempt. Each attempt is a row of webhook_attempts, written in the same
+    # transaction as the event's new state.
+    """
+    CREATE TABLE webhook_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        api_key TEXT NOT NULL,
+        event TEXT NOT NULL,
+        room TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL
+    )
+    """,
+    "CREATE INDEX webhook_events_pending ON webhook_events (state, api_key, seq)",
+    "CREATE INDEX webhook_events_key ON webhook_events (api_key, seq)",
+    """
+    CREATE TABLE webhook_attempts (
+        event_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at REAL NOT NULL,
+        url TEXT NOT NULL,
+        status INTEGER,
+        error TEXT,
+        duration_ms REAL NOT NULL,
+        PRIMARY KEY (event_id, attempt)
+    )
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -215,6 +250,8 @@ class RoomRecord:
     # scrypt hash (signaling/password.py); neither is ever sent to a client as such.
     settings: str = "{}"
     password_hash: str | None = None
+    # The API key whose room it is (webhooks go to its webhook_url); None: the primary key.
+    owner_key: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -300,6 +337,7 @@ class Store:
         metadata: dict[str, Any] | None = None,
         created_by: str = "api",
         lobby: bool = False,
+        owner_key: str | None = None,
     ) -> RoomRecord:
         if not is_valid_room_name(name):
             raise SparkleError(ErrorCode.BAD_MESSAGE, f"invalid room name {name!r}")
@@ -311,11 +349,12 @@ class Store:
             metadata=dict(metadata or {}),
             created_by=created_by,
             lobby=lobby,
+            owner_key=owner_key,
         )
         try:
             self._write(
                 "INSERT INTO rooms (name, sid, created_at, max_participants, metadata,"
-                " created_by, lobby) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " created_by, lobby, owner_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.name,
                     record.sid,
@@ -324,6 +363,7 @@ class Store:
                     json.dumps(record.metadata, separators=(",", ":")),
                     record.created_by,
                     int(record.lobby),
+                    record.owner_key,
                 ),
             )
         except sqlite3.IntegrityError:
@@ -333,7 +373,7 @@ class Store:
     def get_room(self, name: str) -> RoomRecord | None:
         row = self._conn.execute(
             "SELECT name, sid, created_at, max_participants, metadata, created_by, lobby,"
-            " settings, password_hash"
+            " settings, password_hash, owner_key"
             " FROM rooms WHERE name = ?",
             (name,),
         ).fetchone()
@@ -342,7 +382,7 @@ class Store:
     def list_rooms(self) -> list[RoomRecord]:
         rows = self._conn.execute(
             "SELECT name, sid, created_at, max_participants, metadata, created_by, lobby,"
-            " settings, password_hash"
+            " settings, password_hash, owner_key"
             " FROM rooms ORDER BY created_at, name"
         ).fetchall()
         return [_record(row) for row in rows]
@@ -498,7 +538,7 @@ class Store:
 
 
 def _record(row: tuple[Any, ...]) -> RoomRecord:
-    name, sid, created_at, max_participants, metadata, created_by, lobby, settings, pw = row
+    name, sid, created_at, max_participants, metadata, created_by, lobby, settings, pw, owner = row
     return RoomRecord(
         name=str(name),
         sid=str(sid),
@@ -509,4 +549,5 @@ def _record(row: tuple[Any, ...]) -> RoomRecord:
         lobby=bool(lobby),
         settings=str(settings),
         password_hash=None if pw is None else str(pw),
+        owner_key=None if owner is None else str(owner),
     )

@@ -88,9 +88,13 @@ class TranscriptionService(QueuedJobs[TranscriptionJob]):
         metrics: Metrics,
         *,
         clock: Callable[[], float] = time.monotonic,
+        notify: Callable[[str, str, str, int], None] | None = None,
     ) -> None:
         self._config = config
         self._tokens = tokens
+        # Issue 7: ``notify(event, room, meeting_id, count)`` for the transcript_ready
+        # (count: utterances) and action_items_ready (count: items) webhooks.
+        self._notify = notify
         self._meetings = meetings
         self._rooms = live_room
         self._metrics = metrics
@@ -187,6 +191,8 @@ class TranscriptionService(QueuedJobs[TranscriptionJob]):
         if job.watcher is not None and not job.watcher.done():
             job.watcher.cancel()
             await asyncio.gather(job.watcher, return_exceptions=True)
+        segments = self._meetings.transcripts.count(job.meeting_id)
+        self._tell("transcript_ready", job, segments)
         try:
             found = await self._meetings.make_action_items(job.meeting_id)
         except Exception:
@@ -194,9 +200,18 @@ class TranscriptionService(QueuedJobs[TranscriptionJob]):
             self._meetings.records.set_actions_state(job.meeting_id, "ready")
             found = 0
         log.info("meeting %s: %d action item(s)", job.meeting_id, found)
+        self._tell("action_items_ready", job, found)
         live = self._rooms(job.room)
         if live is not None:
             live.broadcast(messages.meeting_summary(job.meeting_id))
+
+    def _tell(self, event: str, job: TranscriptionJob, count: int) -> None:
+        if self._notify is None:
+            return
+        try:
+            self._notify(event, job.room, job.meeting_id, count)
+        except Exception:
+            log.exception("meeting %s: the %s hook failed", job.meeting_id, event)
 
     # --- the worker's side ----------------------------------------------------------------
 
