@@ -167,6 +167,19 @@ class ApiKeys:
         self._cache.pop(key, None)
         return updated
 
+    def rotate_webhook_secret(self, key: str) -> ApiKey:
+        """A new webhook signing secret (the old one stops at once): how a key's secret is
+        (re)obtained, the primary key's included, whose secret was never shown."""
+        current = self.get(key)
+        if current is None:
+            raise SparkleError(ErrorCode.NOT_FOUND, f"no API key {key[:64]!r}")
+        updated = replace(current, webhook_secret="whsec_" + secrets.token_urlsafe(32))
+        self._store.write(
+            "UPDATE api_keys SET webhook_secret = ? WHERE key = ?", (updated.webhook_secret, key)
+        )
+        self._cache.pop(key, None)
+        return updated
+
     def revoke(self, key: str) -> None:
         if key == self._primary:
             raise SparkleError(ErrorCode.CONFLICT, "the primary API key cannot be revoked")

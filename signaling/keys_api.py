@@ -6,6 +6,8 @@
 - ``GET /api/v1/keys/{key}``, ``PATCH /api/v1/keys/{key} {name?, embed_origins?,
   webhook_url?}`` (``webhook_url: null`` removes it): the primary key, or the key itself (an
   integrator manages its own embed origins and webhook).
+- ``POST /api/v1/keys/{key}/webhook-secret``: a new webhook signing secret, shown once (the
+  primary key, or the key itself); the old one stops signing at once.
 - ``DELETE /api/v1/keys/{key}``: revoke (primary key only; the primary key itself cannot
   be). Its room tokens stop working at once.
 """
@@ -35,6 +37,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get(f"{KEYS}/{{key}}", get_key)
     app.router.add_patch(f"{KEYS}/{{key}}", update_key)
     app.router.add_delete(f"{KEYS}/{{key}}", revoke_key)
+    app.router.add_post(f"{KEYS}/{{key}}/webhook-secret", rotate_webhook_secret)
 
 
 async def list_keys(request: web.Request) -> web.Response:
@@ -86,6 +89,12 @@ async def update_key(request: web.Request) -> web.Response:
         clear_webhook="webhook_url" in body and url is None,
     )
     return web.json_response(updated.to_json())
+
+
+async def rotate_webhook_secret(request: web.Request) -> web.Response:
+    found = _own_or_primary(request)
+    rotated = request.app[API_KEYS].rotate_webhook_secret(found.key)
+    return web.json_response({"key": rotated.key, "webhook_secret": rotated.webhook_secret})
 
 
 async def revoke_key(request: web.Request) -> web.Response:

@@ -81,6 +81,28 @@ def key_paths() -> dict[str, Any]:
                 },
             },
         },
+        "/api/v1/keys/{key}/webhook-secret": {
+            "parameters": [_KEY],
+            "post": {
+                "summary": "A new webhook signing secret for a key, shown once",
+                "security": api_key(),
+                "responses": {
+                    "200": json_content(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "key": {"type": "string"},
+                                "webhook_secret": {"type": "string"},
+                            },
+                        },
+                        "The new secret; the old one no longer signs",
+                    ),
+                    **unauthorized(),
+                    **_forbidden(),
+                    "404": error("No such live key (`not_found`)."),
+                },
+            },
+        },
         "/api/v1/keys/{key}": {
             "parameters": [_KEY],
             "get": {

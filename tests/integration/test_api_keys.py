@@ -76,6 +76,20 @@ async def test_keys_are_created_listed_scoped_and_revoked(
         status, body = await _as(http, server, created, method, path)
         assert status == 403 and body["error"]["code"] == "forbidden", (method, path, body)
 
+    # A webhook secret can be rotated (and so obtained, the primary key's too), once shown.
+    status, rotated = await _as(
+        http, server, created, "POST", f"/api/v1/keys/{created['key']}/webhook-secret"
+    )
+    assert status == 200 and rotated["webhook_secret"].startswith("whsec_")
+    assert rotated["webhook_secret"] != created["webhook_secret"]
+    primary = server.config.api_key
+    status, rotated = await call(http, server, "POST", f"/api/v1/keys/{primary}/webhook-secret")
+    assert status == 200 and rotated["key"] == primary
+    status, body = await _as(
+        http, server, created, "POST", f"/api/v1/keys/{primary}/webhook-secret"
+    )
+    assert status == 403, body
+
     # Its tokens verify with its own secret and open its rooms.
     token = server.tokens.mint(
         "acme-1", "ann", "Ann", Grants.participant(), 300, api_key=created["key"]
