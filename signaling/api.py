@@ -286,7 +286,7 @@ async def room_audit(request: web.Request) -> web.Response:
 
 
 async def create_token(request: web.Request) -> web.Response:
-    require_api_key(request)
+    caller = require_api_key(request)
     config = request.app[CONFIG]
     name = _room_name(request)
     body = await read_object(
@@ -308,7 +308,10 @@ async def create_token(request: web.Request) -> web.Response:
         grants = Grants.host() if body.get("host") else Grants.participant()
     ttl_s = body.get("ttl_s", config.host_token_ttl_s)
     tokens = request.app[TOKENS]
-    token = tokens.mint(name, body["identity"], body.get("name", ""), grants, ttl_s)
+    # Signed with the caller's own key: revoking that key ends its tokens too (issue 7).
+    token = tokens.mint(
+        name, body["identity"], body.get("name", ""), grants, ttl_s, api_key=caller.key
+    )
     verified = tokens.verify(token)
     return web.json_response(
         {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,8 @@ MAX_NAME_LENGTH = 64
 MAX_ORIGINS = 20
 MAX_URL_LENGTH = 2048
 _LOOPBACK_HOSTS = ("localhost",)
+# One DNS label (RFC 1123 section 2.1): letters, digits and inner hyphens, 1 to 63 of them.
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -285,6 +288,7 @@ def parse_origin(value: object) -> str:
             ErrorCode.BAD_MESSAGE,
             f"{where} must be scheme://host[:port] (no path, wildcard or credentials)",
         )
+    host = _checked_host(host, where)
     if parts.scheme == "http" and not _is_loopback(host):
         raise SparkleError(
             ErrorCode.BAD_MESSAGE, f"{where}: http is only allowed for localhost and loopback"
@@ -292,6 +296,26 @@ def parse_origin(value: object) -> str:
     default = 443 if parts.scheme == "https" else 80
     shown = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{shown}" + ("" if port in (None, default) else f":{port}")
+
+
+def _checked_host(host: str, where: str) -> str:
+    """A DNS name (IDNA-encoded, RFC 5890) or an IP literal, nothing else: an origin ends up
+    in a CSP header, where a space, quote, comma or semicolon would add sources or whole
+    directives (``https://a.example https://evil.example`` would let evil frame the room)."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise SparkleError(
+            ErrorCode.BAD_MESSAGE, f"{where}: the host is not a valid name"
+        ) from None
+    labels = ascii_host.split(".")
+    if len(ascii_host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise SparkleError(ErrorCode.BAD_MESSAGE, f"{where}: the host is not a valid name")
+    return ascii_host
 
 
 def parse_webhook_url(value: object) -> str:

@@ -97,16 +97,23 @@ async def test_keys_are_created_listed_scoped_and_revoked(
     async with WsClient.connect(server.base_url) as ws:
         joined = await ws.join(token)
         assert joined["participant"]["identity"] == "ann"
+    # The token API signs with the calling key, not the primary one.
+    status, minted = await _as(
+        http, server, created, "POST", "/api/v1/rooms/acme-1/tokens", {"identity": "bo"}
+    )
+    assert status == 200, minted
+    assert server.tokens.verify(minted["token"]).api_key == created["key"]
 
     # Revoked: the API and its tokens refuse at once.
     status, _ = await call(http, server, "DELETE", f"/api/v1/keys/{created['key']}")
     assert status == 204
     status, body = await _as(http, server, created, "GET", "/api/v1/rooms")
     assert status == 401 and body["error"]["code"] == "unauthorized"
-    async with WsClient.connect(server.base_url) as ws:
-        await ws.send("join", v=1, token=token)
-        refused = await ws.wait_error("invalid_token")
-        assert refused["fatal"] is True
+    for revoked_token in (token, minted["token"]):
+        async with WsClient.connect(server.base_url) as ws:
+            await ws.send("join", v=1, token=revoked_token)
+            refused = await ws.wait_error("invalid_token")
+            assert refused["fatal"] is True
     status, body = await call(http, server, "DELETE", f"/api/v1/keys/{server.config.api_key}")
     assert status == 409 and body["error"]["code"] == "conflict"
 
@@ -126,6 +133,13 @@ async def test_bad_key_fields_are_refused_precisely(
         ),
         ({"name": "x", "embed_origins": ["ftp://a.example"]}, "must be scheme://host[:port]"),
         ({"name": "x", "embed_origins": ["https://a.example:99999"]}, "is not a URL origin"),
+        (
+            {"name": "x", "embed_origins": ["https://a.example https://evil.example"]},
+            "embed origin 'https://a.example https://evil.example'",
+        ),
+        ({"name": "x", "embed_origins": ["https://a.example;sandbox"]}, "not a valid name"),
+        ({"name": "x", "embed_origins": ["https://a.example,b.example"]}, "not a valid name"),
+        ({"name": "x", "embed_origins": ["https://a.example 'unsafe-inline'"]}, "not a valid"),
         ({"name": "x", "webhook_url": "ftp://hooks.example"}, "'webhook_url' must be an http(s)"),
         ({"name": "x", "webhook_url": "https://u:p@hooks.example"}, "must not carry credentials"),
         ({"name": "x", "extra": 1}, "unknown field"),
@@ -142,3 +156,10 @@ async def test_bad_key_fields_are_refused_precisely(
         json_body={"name": "x", "embed_origins": ["HTTPS://App.Example:443", "https://app.example"]},
     )  # fmt: skip
     assert status == 201 and created["embed_origins"] == ["https://app.example"]
+    # International names are stored IDNA-encoded; IP literals as such.
+    status, created = await call(
+        http, server, "POST", "/api/v1/keys",
+        json_body={"name": "y", "embed_origins": ["https://bücher.example", "https://[::1]:8443"]},
+    )  # fmt: skip
+    assert status == 201, created
+    assert created["embed_origins"] == ["https://xn--bcher-kva.example", "https://[::1]:8443"]
