@@ -12,29 +12,37 @@ from pathlib import Path
 
 from aiohttp import web
 
+from signaling import embed_page
 from signaling.config import ConfigError
 from signaling.room_name import is_valid_room_name
 
 WEB_ROOT: web.AppKey[Path] = web.AppKey("web_root", Path)
 
+
 # Same-origin everything. 'self' in connect-src covers ws:/wss: to the same host (CSP Level 3,
 # section 6.7.2.9); blob:/mediastream: are what <video> elements with srcObject need; no
-# inline script, so an injected <script> in a display name cannot run.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "media-src 'self' blob: mediastream:",
-        "connect-src 'self'",
-        "font-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'self'",
+# inline script, so an injected <script> in a display name cannot run. Pages may only be
+# framed by the server's own pages, except the embed page (signaling/embed_page.py), whose
+# frame-ancestors are its API key's embed origins.
+def content_security_policy(frame_ancestors: str = "'self'") -> str:
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data: blob:",
+            "media-src 'self' blob: mediastream:",
+            "connect-src 'self'",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            f"frame-ancestors {frame_ancestors}",
+        )
     )
-)
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 SECURITY_HEADERS = (
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
     ("X-Content-Type-Options", "nosniff"),
@@ -66,6 +74,7 @@ def setup(app: web.Application, web_root: Path) -> None:
     app.router.add_get("/r/{room}", room_page)
     app.router.add_get("/recordings/{id}", recording_page)
     app.router.add_get("/meetings/{id}", summary_page)
+    embed_page.setup(app)
     app.router.add_static(
         "/static", root, show_index=False, follow_symlinks=False, append_version=False
     )

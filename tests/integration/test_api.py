@@ -439,7 +439,7 @@ async def test_openapi_describes_every_route_and_nothing_else(
 ) -> None:
     status, doc = await call(http, server, "GET", "/api/v1/openapi.json", auth=False)
     assert status == 200 and doc["openapi"].startswith("3.1") and doc == document()
-    pages = {"/", "/r/{room}", "/recordings/{id}", "/meetings/{id}"}
+    pages = {"/", "/r/{room}", "/recordings/{id}", "/meetings/{id}", "/embed/{room}", "/embed.js"}
     served = set()
     for route in server.app.router.routes():
         info = route.resource.get_info() if route.resource else {}

@@ -1,9 +1,10 @@
 // The meeting page (/r/<room>): the pre-join screen (prejoin.js), then the meeting, then the
-// "ended" screen.
+// "ended" screen. Also /embed/<room>, framed by an integrator's page (embed-bridge.js).
 import { Captions } from './captions.js';
 import { ChatPanel } from './chat.js';
 import { Chime } from './chime.js';
 import { installDebug } from './debug.js';
+import { EmbedBridge, embedOrigins, embedRoom } from './embed-bridge.js';
 import { FramingButton } from './framing.js';
 import { Grid } from './grid.js';
 import { guestLink, roomFromPath, takeFragment } from './links.js';
@@ -22,7 +23,8 @@ const BANNER_MS = 8000;
 
 const page = {
   phase: 'prejoin', // prejoin | joining | waiting | meeting | ended
-  room: roomFromPath(),
+  room: roomFromPath() || embedRoom(),
+  embed: null, // EmbedBridge on /embed/<room>
   meeting: null,
   prejoin: null,
   grid: new Grid($('grid'), $('audio-sink')),
@@ -58,6 +60,7 @@ function show(phase) {
   $('waiting-card').hidden = phase !== 'waiting';
   $('meeting').hidden = phase !== 'meeting';
   $('ended').hidden = phase !== 'ended';
+  if (page.embed) page.embed.phaseChanged(phase);
 }
 
 function showEnded(title, text, canRejoin = true) {
@@ -92,10 +95,12 @@ function enterMeeting(meeting, token) {
   renderMeeting();
   // Joining a meeting that is being recorded: told before anything else.
   if (meeting.recording) showConsent(meeting.recording);
-  page.transcription.start(meeting, token);
+  // Embedded, the token stays out of every URL, the summary link's fragment included.
+  page.transcription.start(meeting, page.embed ? null : token);
   // A host who arrives while people wait hears about them at once.
   if (meeting.lobby.size) page.chime.play();
   $('mic-button').focus();
+  if (page.embed) page.embed.entered(meeting);
 }
 
 /** Hosts: someone is at the door. Seen (a toast with the buttons) and heard (a chime). */
@@ -313,8 +318,25 @@ function main() {
     showEnded('This meeting link is not valid', 'Check the link you were given, or start a new meeting.', false);
     return;
   }
-  const fragment = takeFragment();
-  page.prejoin.token.load(fragment.token);
+  const origins = embedOrigins();
+  if (origins && window.parent === window) {
+    showEnded('This page is meant to be embedded', 'Open the meeting from the site that embeds it.', false);
+    return;
+  }
+  if (origins) {
+    page.embed = new EmbedBridge(origins, {
+      $,
+      room: page.room,
+      phase: () => page.phase,
+      meeting: () => page.meeting,
+      prejoin: page.prejoin,
+      captions: page.captions,
+      toggleChat: () => togglePanel('chat'),
+    });
+  }
+  // Embedded, the token and name come from the embedding page (embed-bridge.js).
+  const fragment = origins ? { token: null, name: null } : takeFragment();
+  if (!origins) page.prejoin.token.load(fragment.token);
   document.title = `${page.room} — Sparkle`;
   $('prejoin-room').textContent = page.room;
   $('display-name').value = fragment.name || rememberedName();
@@ -322,6 +344,7 @@ function main() {
   show('prejoin');
   $('display-name').focus();
   page.prejoin.startPreview();
+  if (page.embed) page.embed.start();
 }
 
 main();
