@@ -4,9 +4,10 @@ A realistic run against the real app with every logger at DEBUG (ours, aiohttp's
 server logs, aiortc, aioice): rooms and tokens through the API with the key pair, two people
 joining with tokens, a chat line, a meeting password set, guessed wrong and used, a media
 participant, a tampered token, a token put in a query string, a transcription job claimed and
-joined by a worker. Then everything captured (raw messages, args, extras, tracebacks, and the
-same records through the production JSON formatter) is searched for every secret used and for
-anything shaped like a JWT: none may appear.
+joined by a worker, an integrator's API key with a webhook (signed deliveries to a real
+receiver) and an embed page. Then everything captured (raw messages, args, extras,
+tracebacks, and the same records through the production JSON formatter) is searched for
+every secret used and for anything shaped like a JWT: none may appear.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from signaling.logging_setup import JsonFormatter
 from tests.conftest import ServerFactory
 from tests.support.media import ColorVideoTrack, ToneAudioTrack
 from tests.support.media_participant import participant
+from tests.support.webhook_receiver import WebhookReceiver
 from tests.support.ws_client import WsClient
 
 PASSWORD = "plum-orchard-8812"
@@ -121,6 +123,33 @@ async def test_a_realistic_session_logs_no_token_or_secret(
         async with WsClient.connect(server.base_url) as worker:
             await worker.join(job["token"])
         await hana.send("stop_transcription")
+
+    # An integrator's key (issue 7): created, used for the API and a token, with a webhook
+    # whose signed deliveries reach a real receiver, and an embed page opened for it.
+    integrator = await _api(
+        http, f"{api}/keys", basic, {"name": "Acme", "embed_origins": ["https://acme.example"]}
+    )
+    integrator_basic = aiohttp.encode_basic_auth(integrator["key"], integrator["secret"])
+    secrets_used += [integrator["secret"], integrator_basic.split()[1]]
+    secrets_used.append(integrator["webhook_secret"])
+    async with WebhookReceiver.running(integrator["webhook_secret"], []) as receiver:
+        async with http.patch(
+            f"{api}/keys/{integrator['key']}",
+            json={"webhook_url": receiver.url},
+            headers={"Authorization": integrator_basic},
+        ) as response:
+            assert response.status == 200, await response.text()
+        await _api(http, f"{api}/rooms", integrator_basic, {"name": "acme-room"})
+        minted = await _api(
+            http, f"{api}/rooms/acme-room/tokens", integrator_basic, {"identity": "zed"}
+        )
+        secrets_used.append(minted["token"])
+        async with WsClient.connect(server.base_url) as zed:
+            await zed.join(minted["token"], name="Zed")
+        delivery = await receiver.wait_delivered("participant_joined")
+        assert delivery.verified
+        async with http.get(server.url(f"/embed/acme-room?key={integrator['key']}")) as page:
+            assert page.status == 200
 
     captured = _everything_logged(caplog.records)
     assert len(caplog.records) > 50, "the scenario should have logged plenty at DEBUG"
