@@ -253,6 +253,9 @@ async def _remove(
     assert close_code is not None
     target.connection.terminate(removed.to_ws(), close_code)
     await room.remove(target, "removed")
+    # Announced now with its reason; the target's own leave (its socket closing) finds it
+    # announced already (signaling/webhook_events.py).
+    registry.events.left(room, target, "removed")
     details = {"ban": command.ban, "participant_sid": target.sid}
     _audit(registry, room, actor, "remove", target.identity, details)
 

@@ -91,6 +91,7 @@ async def test_joins_and_leaves_in_order_and_hidden_workers_are_never_announced(
     left = {d.payload["participant"]["identity"]: d.payload for d in deliveries[4:7]}
     assert left["bob"]["reason"] == "left" and left["bob"]["participant"]["sid"] == bob_sid
     assert left["bob"]["participant"]["name"] == "Bob"
+    assert left["cal"]["reason"] == "removed"
     assert left["ada"]["participant"]["sid"] == ada_joined["participant"]["sid"]
     assert deliveries[7].payload["reason"] == "empty"
 
