@@ -14,8 +14,9 @@ export interface SparkleMeetingOptions {
    * the meeting by postMessage, to the Sparkle origin only; it never appears in a URL.
    */
   token: string;
-  /** The id of the API key whose `embed_origins` list this page's origin (not a secret). */
-  key: string;
+  /** The id of the API key whose `embed_origins` list this page's origin (not a secret).
+   * Optional: by default the key the token names in its `iss` claim. */
+  key?: string;
   /** The display name (overrides the token's `name`). Without one the pre-join screen asks. */
   name?: string;
   /** CSS width of the iframe; a number means pixels. Default "100%". */

@@ -40,13 +40,27 @@
     return typeof v === 'number' || /^\d+$/.test(String(v)) ? v + 'px' : String(v);
   }
 
+  // The API key id a room token names in its `iss` claim (not a secret, and not verified
+  // here: the server verifies the token; this only picks the embed page of that key), so
+  // `key` may be left out as in Jitsi's {room, jwt} options.
+  function keyOfToken(token) {
+    try {
+      var part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      var iss = JSON.parse(atob(part + '==='.slice((part.length + 3) % 4))).iss;
+      return typeof iss === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(iss) ? iss : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
   function SparkleMeeting(parentNode, options) {
     if (!(this instanceof SparkleMeeting)) throw new TypeError('use: new SparkleMeeting(parentNode, options)');
     var opts = options || {};
     if (!parentNode || typeof parentNode.appendChild !== 'function') throw new TypeError('SparkleMeeting: parentNode must be a DOM element');
     if (typeof opts.room !== 'string' || !ROOM_RE.test(opts.room)) throw new TypeError('SparkleMeeting: room must be 1 to 64 characters from A-Z a-z 0-9 _ -');
     if (typeof opts.token !== 'string' || !opts.token) throw new TypeError('SparkleMeeting: token is required (mint it on your server)');
-    if (typeof opts.key !== 'string' || !opts.key) throw new TypeError('SparkleMeeting: key (your API key id) is required');
+    var key = typeof opts.key === 'string' && opts.key ? opts.key : keyOfToken(opts.token);
+    if (!key) throw new TypeError('SparkleMeeting: key (your API key id) is required when the token does not name it');
     var origin = originOf(opts.domain);
     if (!origin) throw new TypeError('SparkleMeeting: cannot tell the Sparkle origin; pass `domain`');
 
@@ -60,7 +74,7 @@
     this._ready = false;
 
     var iframe = document.createElement('iframe');
-    iframe.src = origin + '/embed/' + encodeURIComponent(opts.room) + '?key=' + encodeURIComponent(opts.key);
+    iframe.src = origin + '/embed/' + encodeURIComponent(opts.room) + '?key=' + encodeURIComponent(key);
     iframe.allow = ALLOW;
     iframe.allowFullscreen = true;
     iframe.setAttribute('allowfullscreen', '');
