@@ -112,12 +112,12 @@ class TrackForwarder:
         if packet.ssrc != self.media_ssrc:
             self._new_source(packet.ssrc)
         self.codec = codec
-        target = self.stands_in_for
-        if target is not None:
-            self._fan_out(packet, codec, target)
-            return
-        if self.track is None or self.muted:
+        target = self.stands_in_for or self
+        if target.track is None or target.muted:
             counters.packets_dropped += 1
+            return
+        if target is not self:
+            self._fan_out(packet, codec, target)
             return
         level = packet.extensions.audio_level
         if level is not None and self.kind == "audio":
@@ -128,12 +128,8 @@ class TrackForwarder:
         self, packet: RtpPacket, codec: RTCRtpCodecParameters, target: TrackForwarder
     ) -> None:
         """Send one of our packets to the slots of ``target`` (ourselves, or the track we
-        stand in for) that take their packets from us."""
+        stand in for) that take their packets from us; ``target`` is published, unmuted."""
         counters = self.counters
-        if target.track is None or target.muted:
-            if target is not self:
-                counters.packets_dropped += 1
-            return
         if not packet.payload or not target.slots:
             return  # padding-only probes are not forwarded
         wall = time.time()

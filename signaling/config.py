@@ -340,6 +340,13 @@ class Config:
         return Path(self.recordings_dir) if self.recordings_dir else self.data_path / "recordings"
 
     @property
+    def local_url(self) -> str:
+        """Where worker processes on this machine reach the server: a wildcard listen
+        address is not one to connect to, so loopback stands in for it."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
     def database_path(self) -> Path:
         return self.data_path / "sparkle.db"
 

@@ -93,8 +93,7 @@ class FramingService(QueuedJobs[FramingJob]):
             log,
             ended_kept=ENDED_KEPT,
         )
-        host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
-        self.worker_url = f"http://{host}:{config.port}"
+        self.worker_url = config.local_url  # the CLI and the tests may set the real one
         self._local = LocalWorkerProcess(
             "framing",
             log_path=config.data_path / "framing.log",
@@ -148,12 +147,10 @@ class FramingService(QueuedJobs[FramingJob]):
         wire = room.framing.pop(sid, None)
         if wire is None:
             return
-        owner = room.participants.get(sid)
-        if owner is not None:
-            for track in room.media.published_tracks():
-                if track.peer_id == sid and track.source == "camera":
-                    room.media.unbind_stand_in(track.sid)
-                    room.framed_live.discard(track.sid)
+        for track in room.media.published_tracks():
+            if track.peer_id == sid and track.source == "camera":
+                room.media.unbind_stand_in(track.sid)
+                room.framed_live.discard(track.sid)
         off: dict[str, Any] = {"participant_sid": sid, "state": "off", "by": wire.get("by")}
         if error is not None:
             off["error"] = error

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from signaling.openapi_parts import bad_message, body, error, json_content, unauthorized
+from signaling.openapi_parts import bad_message, error, job_done_body, json_content, unauthorized
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -47,18 +47,7 @@ def _job_paths(
             "post": {
                 "summary": f"The {worker} left the room",
                 "security": key,
-                "requestBody": body(
-                    {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["exit_code"],
-                        "properties": {
-                            "exit_code": {"type": "integer", "minimum": 0, "maximum": 255},
-                            "error": {"type": "string", "maxLength": 500},
-                        },
-                    },
-                    required=True,
-                ),
+                "requestBody": job_done_body(),
                 "responses": {
                     "204": {"description": "Noted"},
                     **bad_message(),

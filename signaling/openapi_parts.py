@@ -27,6 +27,22 @@ def body(schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": schema}}}
 
 
+def job_done_body() -> dict[str, Any]:
+    """A worker's ``POST .../jobs/{id}/done`` body, the same for every worker pool."""
+    return body(
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["exit_code"],
+            "properties": {
+                "exit_code": {"type": "integer", "minimum": 0, "maximum": 255},
+                "error": {"type": "string", "maxLength": 500},
+            },
+        },
+        required=True,
+    )
+
+
 def room_param() -> dict[str, Any]:
     return {
         "name": "name",

@@ -11,6 +11,7 @@ from signaling.openapi_parts import (
     bad_message,
     body,
     error,
+    job_done_body,
     json_content,
     room_param,
     unauthorized,
@@ -291,18 +292,7 @@ def recorder_paths() -> dict[str, Any]:
             "post": {
                 "summary": "The worker finished and uploaded its files; the recording closes",
                 "security": key,
-                "requestBody": body(
-                    {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["exit_code"],
-                        "properties": {
-                            "exit_code": {"type": "integer", "minimum": 0, "maximum": 255},
-                            "error": {"type": "string", "maxLength": 500},
-                        },
-                    },
-                    required=True,
-                ),
+                "requestBody": job_done_body(),
                 "responses": {
                     "204": {"description": "Recorded"},
                     **bad_message(),

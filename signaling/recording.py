@@ -105,8 +105,7 @@ class RecordingService:
         self._live: dict[str, LiveRecording] = {}
         self._monitor: asyncio.Task[None] | None = None
         # Where the worker reaches this server; the CLI and the tests set the real one.
-        host = config.host if config.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
-        self.worker_url = f"http://{host}:{config.port}"
+        self.worker_url = config.local_url
         self._interrupted()
 
     @property

@@ -111,8 +111,7 @@ class TranscriptionService(QueuedJobs[TranscriptionJob]):
             clock=clock,
         )
         self._finishing: set[asyncio.Task[None]] = set()
-        host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
-        self.worker_url = f"http://{host}:{config.port}"
+        self.worker_url = config.local_url  # the CLI and the tests may set the real one
 
     def _count(self) -> None:
         waiting = sum(1 for job in self._queue if job.state in ("queued", "claimed"))
